@@ -1,0 +1,377 @@
+"""Property tests for bot.text against independent oracles.
+
+Graphemes: the `regex` module's \\X. Mastodon length: Mastodon.py's get_status_length (its URL
+and mention rules) counting with \\X. Bluesky bytes: len(s.encode()). Bluesky detection: the
+atproto SDK's offline detect_facets.
+"""
+
+from __future__ import annotations
+
+import string
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import regex
+import wcwidth
+from atproto_client import models
+from atproto_client.utils import detect_facets
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from mastodon import Mastodon
+from mastodon import utility as mastodon_utility
+from mastodon._url_regex import url_regex as mastodon_url_regex
+
+from bot import text
+from bot.text import (
+    BLUESKY_DEFAULT,
+    MASTODON_DEFAULT,
+    Rich,
+    Rules,
+    TextTooLong,
+    count_graphemes,
+    facets,
+    fits,
+    graphemes,
+    length,
+    prepare,
+    split,
+)
+
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def clusters(s: str) -> list[str]:
+    return regex.findall(r"\X", s)
+
+
+def mastodon_length(s: str) -> int:
+    """Mastodon.py's get_status_length, with regex's \\X in place of the `grapheme` package."""
+    saved = mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme
+    mastodon_utility.IMPL_HAS_GRAPHEME = True
+    mastodon_utility.grapheme = types.SimpleNamespace(length=lambda x: len(clusters(x)))
+    try:
+        return Mastodon.get_status_length(s)
+    finally:
+        mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme = saved
+
+
+def sdk_facets(s: str) -> list[tuple[int, int, str, str]]:
+    out = []
+    for facet in detect_facets(s):
+        feature = facet.features[0]
+        if isinstance(feature, models.AppBskyRichtextFacet.Link):
+            out.append((facet.index.byte_start, facet.index.byte_end, "link", feature.uri))
+        else:
+            out.append((facet.index.byte_start, facet.index.byte_end, "tag", feature.tag))
+    return out
+
+
+def flat(found: list[dict]) -> list[tuple[int, int, str, str]]:
+    out = []
+    for facet in found:
+        feature = facet["features"][0]
+        kind = "link" if feature["$type"].endswith("#link") else "tag"
+        value = feature["uri"] if kind == "link" else feature["tag"]
+        out.append((facet["index"]["byteStart"], facet["index"]["byteEnd"], kind, value))
+    return out
+
+
+def without_overlaps(found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+    """The SDK may return a tag overlapping a link; a record must not: links win."""
+    kept: list[tuple[int, int, str, str]] = []
+    for f in sorted(found, key=lambda f: (f[2] != "link", f[0])):
+        if all(f[1] <= k[0] or k[1] <= f[0] for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f[0])
+
+
+# --- story generator -----------------------------------------------------------------------
+
+ascii_words = st.text(string.ascii_letters + string.digits + "'-", min_size=1, max_size=12)
+emoji = st.sampled_from(
+    [
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
+        "\U0001f9d1\u200d\U0001f680",
+        "\U0001f3f3\ufe0f\u200d\U0001f308",
+        "\U0001f44b\U0001f3fd",
+        "\U0001f44d\U0001f3ff",
+        "\U0001f1ef\U0001f1f5",
+        "\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea",
+        "1\ufe0f\u20e3",
+        "#\ufe0f\u20e3",
+        "\u2764\ufe0f",
+        "\U0001f98b",
+    ]
+)
+combining = st.builds(
+    str.__add__,
+    st.sampled_from("aeiouAEIOUnc"),
+    st.text("\u0300\u0301\u0302\u0308\u0327\u0323\u20dd", min_size=1, max_size=3),
+)
+cjk = st.text(
+    "\u65e5\u672c\u8a9e\u6587\u7ae0\u6f22\u5b57\u4e2d\u56fd\u5386\u53f2\u306e\u3067\u3059"
+    "\u3002\uff01\uff1f\uff0e\u3001\u300c\u300d",
+    min_size=1,
+    max_size=40,
+)
+rtl = st.sampled_from(
+    [
+        "\u0645\u0631\u062d\u0628\u0627",
+        "\u0627\u0644\u0633\u0644\u0627\u0645",
+        "\u0634\u0643\u0631\u0627\u064b",
+        "\u05e9\u05dc\u05d5\u05dd",
+        "\u05e2\u05d5\u05dc\u05dd",
+        "\u061f",
+    ]
+)
+devanagari = st.sampled_from(
+    [
+        "\u0915\u094d\u0937\u093f",
+        "\u0939\u093f\u0902\u0926\u0940",
+        "\u0928\u092e\u0938\u094d\u0924\u0947",
+        "\u0936\u094d\u0930\u0940",
+        "\u0926\u094d\u0927",
+        "\u0964",
+    ]
+)
+hangul = st.sampled_from(["\ud55c\uad6d\uc5b4", "\u1112\u1161\u11ab", "\uac01", "\u1100\u1161"])
+url_path = st.text(string.ascii_letters + string.digits + "_-/().%", max_size=50)
+hosts = st.sampled_from(["en.wikipedia.org", "example.com", "bsky.app", "www.bbc.co.uk"])
+urls = st.builds(
+    lambda s, h, p: f"{s}{h}/{p}", st.sampled_from(["https://", "http://"]), hosts, url_path
+)
+bare_domains = st.builds(
+    lambda h, p: f"{h}/{p}", hosts, st.text(string.ascii_lowercase, max_size=15)
+)
+tags = st.builds(
+    lambda mark, w: mark + w, st.sampled_from(["#", "#", "\uff03", "##"]), ascii_words | cjk
+)
+others = st.sampled_from(
+    [
+        "$AAPL",
+        "$btc.",
+        "@user@host.example",
+        "e.g.",
+        "3.14",
+        "(1648)",
+        "\u201cquoted\u201d",
+        "\u2014",
+    ]
+)
+token = st.one_of(
+    ascii_words,
+    ascii_words,
+    ascii_words,
+    emoji,
+    combining,
+    cjk,
+    rtl,
+    devanagari,
+    hangul,
+    urls,
+    bare_domains,
+    tags,
+    others,
+    st.text(max_size=6),  # anything at all, now and then
+)
+spaces = st.sampled_from([" ", " ", " ", " ", "  ", "\n", "\t", "\u00a0", "\u3000", ""])
+ends = st.sampled_from(["", "", ".", "!", "?", "\u2026", ".\u201d", "?)", ",", ":", "\u3002"])
+sentence = st.lists(st.tuples(token, spaces), min_size=1, max_size=14).map(
+    lambda pairs: "".join(t + s for t, s in pairs).strip()
+)
+paragraph = st.lists(st.tuples(sentence, ends), min_size=1, max_size=6).map(
+    lambda pairs: " ".join(s + e for s, e in pairs)
+)
+paragraph_breaks = st.sampled_from(["\n\n", "\n\n", "\r\n\r\n", "\n \n", "\n\n\n"])
+stories = st.builds(
+    lambda paras, sep, lead, trail: lead + sep.join(paras) + trail,
+    st.lists(paragraph, min_size=1, max_size=5),
+    paragraph_breaks,
+    st.sampled_from(["", " ", "\n"]),
+    st.sampled_from(["", " ", "\n"]),
+)
+
+all_rules = st.sampled_from(
+    [
+        BLUESKY_DEFAULT,
+        Rules("bluesky", 40, 3000),
+        Rules("bluesky", 100, 250),
+        MASTODON_DEFAULT,
+        Rules("mastodon", 40, None, 23),
+        Rules("mastodon", 120, None, 23),
+    ]
+)
+reserves = st.sampled_from([0, 0, 5, 8])
+
+
+# --- independent checks --------------------------------------------------------------------
+
+
+def independent_fits(s: str, rules: Rules, reserve: int) -> bool:
+    if rules.platform == "mastodon":
+        return mastodon_length(s) + reserve <= rules.limit
+    size = len(s.encode())
+    return len(clusters(s)) + reserve <= rules.limit and (
+        rules.max_bytes is None or size + reserve <= rules.max_bytes
+    )
+
+
+def unbreakable_spans(rich: Rich, rules: Rules) -> list[str]:
+    """Everything split may not cut: links, and whatever reads as a URL."""
+    spans = [rich.text[k.start : k.end] for k in rich.links]
+    spans += regex.findall(r"(?i)https?://\S+", rich.text)
+    if rules.platform == "mastodon":
+        spans += [m.group(3) for m in mastodon_url_regex.finditer(rich.text)]
+    else:
+        sdk = sdk_facets(rich.text)
+        data = rich.text.encode()
+        spans += [data[b0:b1].decode() for b0, b1, kind, _ in sdk if kind == "link"]
+    return spans
+
+
+def nonspace(s: str) -> str:
+    return "".join(c for c in s if not c.isspace())
+
+
+def solid_clusters(s: str) -> list[str]:
+    return [g for g in clusters(s) if not g.isspace()]
+
+
+# --- properties ----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(story=stories, rules=all_rules, reserve=reserves)
+@example(story="\u6f22" * 130 + "\u3002" + "x" * 10, rules=Rules("bluesky", 40, 3000), reserve=5)
+@example(story="a \u0301b " * 40, rules=Rules("bluesky", 40, 3000), reserve=0)
+@example(story="word \u0600 " * 40, rules=Rules("mastodon", 40, None, 23), reserve=0)
+def test_split_parts_fit_and_lose_nothing(story: str, rules: Rules, reserve: int) -> None:
+    rich = prepare(story, rules)
+    try:
+        parts = split(rich, rules, reserve=reserve)
+    except TextTooLong:
+        # only when something that may not be cut is longer than a part, by the oracles
+        assert any(
+            not independent_fits(span, rules, reserve) for span in unbreakable_spans(rich, rules)
+        )
+        return
+
+    for part in parts:
+        assert part.text, parts
+        assert independent_fits(part.text, rules, reserve), (part.text, rules, reserve)
+        first, last = clusters(part.text)[0], clusters(part.text)[-1]
+        assert not first.isspace() and not last.isspace(), part.text
+
+    joined = "".join(p.text for p in parts)
+    assert nonspace(joined) == nonspace(rich.text)
+    assert [g for p in parts for g in solid_clusters(p.text)] == solid_clusters(rich.text)
+
+    # links survive whole, in order, with their URIs, re-based to their parts
+    assert [(p.text[k.start : k.end], k.uri) for p in parts for k in p.links] == [
+        (rich.text[k.start : k.end], k.uri) for k in rich.links
+    ]
+    if rules.platform == "mastodon":
+        for m in mastodon_url_regex.finditer(rich.text):
+            assert any(m.group(3) in p.text for p in parts), m.group(3)
+
+    whole = clusters(rich.text)
+    while whole and whole[0].isspace():
+        whole.pop(0)
+    while whole and whole[-1].isspace():
+        whole.pop()
+    if whole and independent_fits("".join(whole), rules, reserve):
+        assert [p.text for p in parts] == ["".join(whole)]
+
+
+@SETTINGS
+@given(story=stories, reserve=reserves)
+def test_bluesky_part_facets_are_well_formed(story: str, reserve: int) -> None:
+    rules = Rules("bluesky", 100, 3000)
+    try:
+        parts = split(prepare(story, rules), rules, reserve=reserve)
+    except TextTooLong:
+        return
+    for part in parts:
+        data = part.text.encode()
+        found = facets(part)
+        previous_end = 0
+        for facet in found:
+            b0, b1 = facet["index"]["byteStart"], facet["index"]["byteEnd"]
+            assert previous_end <= b0 < b1 <= len(data)
+            previous_end = b1
+            seen = data[b0:b1].decode()
+            feature = facet["features"][0]
+            if feature["$type"] == "app.bsky.richtext.facet#link":
+                assert (seen, feature["uri"]) in [
+                    (part.text[k.start : k.end], k.uri) for k in part.links
+                ]
+            else:
+                assert feature["$type"] == "app.bsky.richtext.facet#tag"
+                assert seen[0] in "#\uff03$"
+                assert seen[1:] == feature["tag"] or seen.upper() == feature["tag"]
+        assert len([f for f in found if "uri" in f["features"][0]]) == len(part.links)
+
+
+@SETTINGS
+@given(story=stories)
+def test_detection_agrees_with_sdk(story: str) -> None:
+    rich = prepare(story, BLUESKY_DEFAULT)
+    sdk = sdk_facets(story)
+    assert [k.uri for k in rich.links] == [v for _, _, kind, v in sdk if kind == "link"]
+    mine = flat(facets(rich))
+    if rich.text == story:
+        assert mine == without_overlaps(sdk)
+    else:
+        # shortened links change the text: compare the tags the SDK finds in the shown text
+        shown_tags = [f for f in sdk_facets(rich.text) if f[2] == "tag"]
+        links = [f for f in mine if f[2] == "link"]
+        expected = [f for f in shown_tags if all(f[1] <= k[0] or k[1] <= f[0] for k in links)]
+        assert [f for f in mine if f[2] == "tag"] == expected
+
+
+@SETTINGS
+@given(story=stories)
+def test_mastodon_length_matches_mastodon_py(story: str) -> None:
+    assert length(story, MASTODON_DEFAULT) == mastodon_length(story)
+    assert fits(story, MASTODON_DEFAULT) == (mastodon_length(story) <= 500)
+
+
+@SETTINGS
+@given(s=stories | st.text())
+def test_graphemes_match_regex(s: str) -> None:
+    assert graphemes(s) == clusters(s)
+    assert count_graphemes(s) == len(clusters(s))
+    assert length(s, BLUESKY_DEFAULT) == len(clusters(s))
+
+
+@SETTINGS
+@given(s=st.text() | stories)
+def test_fallback_segmenter_matches_wcwidth(s: str) -> None:
+    assert list(text._fallback_iter_graphemes(s)) == list(wcwidth.iter_graphemes(s))
+
+
+@contextmanager
+def fallback_segmenter() -> Iterator[None]:
+    saved = text._segmenter
+    text._segmenter = lambda: text._fallback_iter_graphemes  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        text._segmenter = saved
+
+
+@settings(max_examples=80, deadline=None)
+@given(story=stories, rules=all_rules)
+def test_split_with_fallback_segmenter_matches_wcwidth(story: str, rules: Rules) -> None:
+    rich = prepare(story, rules)
+    try:
+        expected = split(rich, rules, reserve=5)
+    except TextTooLong:
+        expected = None
+    with fallback_segmenter():
+        try:
+            got = split(rich, rules, reserve=5)
+        except TextTooLong:
+            got = None
+    assert got == expected

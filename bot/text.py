@@ -672,6 +672,8 @@ def facets(rich: Rich) -> list[dict]:
     """app.bsky.richtext.facet dicts: ``rich.links`` plus #tags/$cashtags detected in the text,
     with UTF-8 byte offsets, sorted and never overlapping (links win)."""
     text = rich.text
+    if not rich.links and "#" not in text and "$" not in text and "\uff03" not in text:
+        return []
     n = len(text)
     spans: list[tuple[int, int, dict]] = []
     for link in sorted(rich.links, key=lambda k: (k.start, k.end)):
@@ -727,11 +729,11 @@ _CLOSERS = (
     "\uff09\uff3d\uff5d\u3009\u300b"
 )
 _NO_SPACE_STOPS = "\u3002\uff01\uff1f\uff0e\uff61"
-_LAST_SENTENCE_SPACE = re.compile(
-    f"[\\s\\S]*[{re.escape(_SENTENCE_END)}][{re.escape(_CLOSERS)}]*(\\s)"
-)
+# Searched in the reversed window: the first match there is the last one in the text, and a
+# forward scan is much cheaper than backtracking from the end.
+_REVERSED_SENTENCE_SPACE = re.compile(f"\\s[{re.escape(_CLOSERS)}]*[{re.escape(_SENTENCE_END)}]")
 _LAST_STOP_NO_SPACE = re.compile(f"[\\s\\S]*[{_NO_SPACE_STOPS}][{re.escape(_CLOSERS)}]*()(?=\\S)")
-_LAST_SPACE = re.compile(r"[\s\S]*\S(\s)")
+_REVERSED_SPACE = re.compile(r"\s+(?=\S)")
 _WS_RUN = re.compile(r"\s*")
 _GENERIC_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _NOT_JS_SPACE = re.compile(f"[^{_S}]")
@@ -919,17 +921,19 @@ class _Splitter:
                     best = (a, b)
                     break
         if level == _SENTENCE:
-            m = _LAST_SENTENCE_SPACE.match(text, start, hi)
-            if m and (best is None or m.start(1) > best[0]):
-                best = (m.start(1), _WS_RUN.match(text, m.start(1)).end())
+            m = _REVERSED_SENTENCE_SPACE.search(text[start:hi][::-1])
+            if m and (best is None or hi - 1 - m.start() > best[0]):
+                cut = hi - 1 - m.start()
+                best = (cut, _WS_RUN.match(text, cut).end())
             if not self.ascii:
                 m = _LAST_STOP_NO_SPACE.match(text, start, hi)
                 if m and (best is None or m.start(1) > best[0]):
                     best = (m.start(1), m.start(1))
         elif level == _WORD:
-            m = _LAST_SPACE.match(text, start, hi)
+            m = _REVERSED_SPACE.search(text[start:hi][::-1])
             if m:
-                best = (m.start(1), _WS_RUN.match(text, m.start(1)).end())
+                cut = hi - m.end()
+                best = (cut, _WS_RUN.match(text, cut).end())
         return best
 
     def choose(self, start: int, reach: int, end: int) -> tuple[int, int]:
@@ -997,6 +1001,8 @@ class _Splitter:
                 f"(limit {self.rules.limit}, max bytes {self.rules.max_bytes})"
             )
         self.prepare()
+        # On ASCII, Bluesky's count (code points less CRLFs) and bytes are what reach() used.
+        exact = self.ascii and self.rules.platform == "bluesky"
         parts: list[tuple[int, int]] = []
         start = begin
         while start < end:
@@ -1004,7 +1010,7 @@ class _Splitter:
             while True:
                 cut, resume = self.choose(start, reach, end)
                 part_end = self.strip_end(start, cut)
-                if fits(text[start:part_end], self.rules, self.reserve):
+                if exact or fits(text[start:part_end], self.rules, self.reserve):
                     break
                 # The estimate was optimistic (a URL or mention reads differently at the edge
                 # of a part): try again with less.

@@ -1,0 +1,94 @@
+"""Options and error handling shared by the commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $THISDAY_CONFIG or config/thisday.toml).",
+)
+posts_option = click.option(
+    "--posts",
+    "posts_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Posts folder (default: `posts` from the config).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+
+
+def parse_day(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2027-01-16") from None
+
+
+date_option = click.option(
+    "--date",
+    "day",
+    callback=lambda ctx, param, value: parse_day(value),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The day (default: today in the configured timezone).",
+)
+
+
+def friendly_errors(func: F) -> F:
+    """Known failures become one clear line on stderr and exit 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bot.config import ConfigError
+
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(2)
+        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("THISDAY_DEBUG"):
+                raise
+            click.echo(f"thisday: error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("(set THISDAY_DEBUG=1 to see the traceback)", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_printer(label: str) -> Callable[[int, int], None] | None:
+    """A one-line progress display on a terminal; nothing when output is piped."""
+    if not sys.stderr.isatty():
+        return None
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent == last[0]:
+            return
+        last[0] = percent
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\n" if done >= total else ""
+        bar = "#" * filled + "." * (width - filled)
+        sys.stderr.write(f"\r{label} [{bar}] {done}/{total}{end}")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+import click
+
+from bot.cli.common import config_option, date_option, friendly_errors, json_option, posts_option
+
+
+@click.command(name="preview")
+@date_option
+@config_option
+@posts_option
+@json_option
+@friendly_errors
+def command(
+    day: dt.date | None, config_file: str | None, posts_dir: str | None, as_json: bool
+) -> None:
+    """Show what would be posted on a day, for every account. No network, no credentials.
+
+    \b
+    Example:
+      thisday preview --date 2027-01-16
+      thisday preview --json | jq '.posts[].parts[].text'
+    """
+    from bot.preview import preview
+    from bot.workspace import Workspace
+
+    result = preview(Workspace(config_file, posts_dir), day)
+    if as_json:
+        json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _print_human(result)
+    sys.exit(1 if result.problems else 0)
+
+
+def _print_human(result) -> None:
+    day = result.day
+    click.echo(f"{day.isoformat()} ({day:%A})")
+    if not result.events:
+        click.echo("No event for this day: nothing would be posted.")
+    for event in result.events:
+        click.echo(f"  event {event.id}: {event.title}  [{event.path}]")
+    for thread in result.threads:
+        extras = [f"lang {thread.lang}"]
+        if thread.cw:
+            extras.append(f"cw: {thread.cw}")
+        if thread.image:
+            extras.append(f"image + alt ({len(thread.alt or '')} chars)")
+        if thread.card:
+            extras.append(f"link card {thread.card.uri}")
+        click.echo("")
+        click.secho(f"== {thread.account} ({thread.platform}) · " + " · ".join(extras), bold=True)
+        total = len(thread.parts)
+        for part in thread.parts:
+            click.secho(f"-- part {part.index + 1}/{total} · {part.length}/{part.limit}", dim=True)
+            click.echo(part.text)
+        for note in thread.notes:
+            click.secho(f"warning: {note}", fg="yellow", err=True)
+    for problem in result.problems:
+        click.secho(str(problem), fg="red", err=True)

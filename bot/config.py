@@ -1,0 +1,296 @@
+"""Settings: `config/thisday.toml` → typed, validated models, read once and passed down.
+
+Paths in the file are resolved against the folder that holds it. Secrets are never values
+here, only references (`token_env`, `token_file`, `password_env`, `password_file`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG = Path("config/thisday.toml")
+CONFIG_ENV = "THISDAY_CONFIG"
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for the operator (`path:line: message`)."""
+
+
+def _local_time(key: str, value: object) -> dt.time:
+    # TOML has a local-time type too; accept it as well as "HH:MM" strings.
+    if isinstance(value, dt.time):
+        return value
+    match = (
+        re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", value) if isinstance(value, str) else None
+    )
+    if match:
+        hour, minute, second = (int(g or 0) for g in match.groups())
+        if hour < 24 and minute < 60 and second < 60:
+            return dt.time(hour, minute, second)
+    raise ValueError(f'{key} must be a local time like "09:00", got {value!r}')
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_language(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", value):
+        raise ValueError(f"{value!r} is not a language code like 'en' or 'pt-BR'")
+    return value
+
+
+Language = Annotated[str, AfterValidator(_check_language)]
+
+
+class AccountBase(_Strict):
+    server: str
+    language: Language | None = None
+    templates: Path | None = None
+    numbering: bool = False
+    enabled: bool = True
+
+    @field_validator("server")
+    @classmethod
+    def _server_is_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) base URL")
+        return value.rstrip("/")
+
+
+class MastodonAccount(AccountBase):
+    platform: Literal["mastodon"]
+    token_env: str | None = None
+    token_file: Path | None = None
+    limit: int | None = Field(default=None, ge=1, le=100_000)
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+
+    @model_validator(mode="after")
+    def _one_token_reference(self) -> MastodonAccount:
+        if self.token_env and self.token_file:
+            raise ValueError("set token_env or token_file, not both")
+        return self
+
+
+class BlueskyAccount(AccountBase):
+    platform: Literal["bluesky"]
+    handle: str
+    password_env: str | None = None
+    password_file: Path | None = None
+    limit: int | None = Field(default=None, ge=1, le=300)
+    link_card: bool = True
+    web_url: str = "https://bsky.app"  # where followers open a post: {web_url}/profile/...
+
+    @model_validator(mode="after")
+    def _one_password_reference(self) -> BlueskyAccount:
+        if self.password_env and self.password_file:
+            raise ValueError("set password_env or password_file, not both")
+        return self
+
+
+class Publishing(_Strict):
+    """How hard to try within one run (the daemon keeps retrying across the day)."""
+
+    attempts: int = Field(default=6, ge=1, le=100)  # per batch of parts, per run
+    backoff: float = Field(default=2.0, ge=0)  # first wait in seconds; doubles, with jitter
+    max_backoff: float = Field(default=60.0, ge=0)
+    max_rate_limit_wait: float = Field(default=300.0, ge=0)  # longest 429 wait honoured
+    timeout: float = Field(default=20.0, gt=0)  # per request
+
+
+Account = Annotated[MastodonAccount | BlueskyAccount, Field(discriminator="platform")]
+
+
+class Settings(_Strict):
+    timezone: str = "UTC"
+    post_at: list[dt.time] = Field(default_factory=lambda: [dt.time(9, 0)])
+    posts: Path = Path("../posts")
+    state: Path = Path("../state")
+    templates: Path = Path("templates")
+    language: Language = "en"
+    events_per_day: int = Field(default=1, ge=1, le=10)
+    leap_day: Literal["feb28", "mar1", "skip"] = "feb28"
+    catch_up_until: dt.time = dt.time(23, 59, 59)
+    accounts: dict[str, Account] = Field(default_factory=dict)
+    publishing: Publishing = Field(default_factory=Publishing)
+    # Where this file was read from; paths above are resolved against its folder.
+    source: Path = Path(".")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name like 'Europe/Paris')"
+            ) from None
+        return value
+
+    @field_validator("post_at", mode="before")
+    @classmethod
+    def _times(cls, value: object) -> object:
+        items = value if isinstance(value, list) else [value]
+        times = []
+        for item in items:
+            times.append(_local_time("post_at", item))
+        if not times:
+            raise ValueError("post_at needs at least one time")
+        return sorted(set(times))
+
+    @field_validator("catch_up_until", mode="before")
+    @classmethod
+    def _until(cls, value: object) -> object:
+        return _local_time("catch_up_until", value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, value: dict[str, object]) -> dict[str, object]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+                raise ValueError(f"account name {name!r} may use only letters, digits, _ . -")
+        return value
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def base(self) -> Path:
+        return self.source.parent
+
+    def resolve(self, path: Path) -> Path:
+        return Path(os.path.normpath(path if path.is_absolute() else self.base / path))
+
+    @property
+    def posts_dir(self) -> Path:
+        return self.resolve(self.posts)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.resolve(self.state)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.resolve(self.templates)
+
+    def account_templates(self, name: str) -> Path | None:
+        folder = self.accounts[name].templates
+        return self.resolve(folder) if folder else None
+
+    def active_accounts(self) -> dict[str, MastodonAccount | BlueskyAccount]:
+        return {name: acc for name, acc in self.accounts.items() if acc.enabled}
+
+    def today(self, now: dt.datetime | None = None) -> dt.date:
+        """Today's date in the operator's timezone (never UTC's)."""
+        now = now or dt.datetime.now(dt.UTC)
+        return now.astimezone(self.zone).date()
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the config file; raise ConfigError with a `path:line:` message."""
+    file = config_path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: error: config file not found (pass --config FILE)") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: error: cannot read config: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: error: config is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"{file}:{line.group(1) if line else 1}: error: {exc}") from None
+    data["source"] = file.absolute()
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(file, text, exc))) from None
+
+
+def _describe(file: Path, text: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"] if not isinstance(part, int)]
+        # The discriminated union adds the platform as a path element; operators never wrote it.
+        loc = [p for p in loc if p not in ("mastodon", "bluesky") or loc.index(p) < 2]
+        key = ".".join(loc) or "(top)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting"
+        elif err["type"] == "missing":
+            message = "required setting is missing"
+        elif err["type"] == "union_tag_invalid":
+            message = 'platform must be "mastodon" or "bluesky"'
+        elif err["type"] == "union_tag_not_found":
+            message = 'platform is missing ("mastodon" or "bluesky")'
+        lines.append(f"{file}:{_line_of(text, loc)}: error: {key}: {message}")
+    return lines
+
+
+def _line_of(text: str, loc: list[str]) -> int:
+    """Best-effort line number of a key path (TOML parsers do not report positions)."""
+    if not loc:
+        return 1
+    section_line = 0
+    if loc[0] == "accounts" and len(loc) >= 2:
+        header = re.compile(r"^\s*\[\s*accounts\.\"?" + re.escape(loc[1]) + r"\"?\s*\]")
+        for number, line in enumerate(text.splitlines(), 1):
+            if header.match(line):
+                section_line = number
+                break
+        key = loc[2] if len(loc) > 2 else None
+    else:
+        key = loc[0]
+    if key is not None:
+        pattern = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=")
+        for number, line in enumerate(text.splitlines(), 1):
+            if number > section_line and pattern.match(line):
+                return number
+    return section_line or 1
+
+
+def read_secret(env: str | None, file: Path | None, base: Path) -> str | None:
+    """Resolve a secret reference. The value is returned and masked in logs, never logged."""
+    from bot.logs import remember_secret
+
+    value: str | None = None
+    if env:
+        value = (os.environ.get(env) or "").strip() or None
+    elif file:
+        path = file if file.is_absolute() else base / file
+        # systemd LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not path.exists() and credentials and not file.is_absolute():
+            path = Path(credentials) / file
+        try:
+            value = path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            value = None
+    remember_secret(value)
+    return value

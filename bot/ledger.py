@@ -1,0 +1,436 @@
+"""The ledger: one SQLite row per (day, event, account, part), the truth of what was published.
+
+Every part goes planned → sending → sent. `sending` (with the idempotency handle) is
+committed BEFORE the request leaves; `sent` (with the remote ids) after the answer. A part
+found in `sending` by a later process is `uncertain`: the publisher must look before it
+resends. The schema only ever grows by appended migrations: operators' ledgers live for
+years and upgrade in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PLANNED, SENDING, SENT, UNCERTAIN = "planned", "sending", "sent", "uncertain"
+
+# Append only. Each entry upgrades the schema by one version (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE parts (
+        day         TEXT NOT NULL,              -- local date of the post, YYYY-MM-DD
+        event_id    TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        idx         INTEGER NOT NULL,           -- 0 is the head post
+        total       INTEGER NOT NULL,
+        platform    TEXT NOT NULL,
+        payload     TEXT NOT NULL,              -- JSON: text, facets, lang, cw, image, card...
+        handle      TEXT NOT NULL,              -- Mastodon Idempotency-Key / Bluesky record key
+        created_at  TEXT,                       -- Bluesky createdAt, fixed at the first attempt
+        state       TEXT NOT NULL DEFAULT 'planned'
+                    CHECK (state IN ('planned', 'sending', 'sent', 'uncertain')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        planned_at  TEXT NOT NULL,
+        sending_at  TEXT,
+        sent_at     TEXT,
+        remote_id   TEXT,
+        uri         TEXT,
+        cid         TEXT,
+        url         TEXT,
+        error       TEXT,
+        PRIMARY KEY (day, account, event_id, idx)
+    );
+    CREATE INDEX parts_by_event ON parts (event_id, day);
+    CREATE INDEX parts_by_state ON parts (state);
+    CREATE TABLE journal (
+        id          INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        day         TEXT,
+        account     TEXT,
+        event_id    TEXT,
+        idx         INTEGER,
+        kind        TEXT NOT NULL,              -- planned, sending, sent, uncertain, failed...
+        detail      TEXT
+    );
+    CREATE INDEX journal_by_day ON journal (day, account);
+    """,
+)
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(slots=True)
+class Row:
+    """One part of one thread, as the ledger holds it."""
+
+    day: str
+    event_id: str
+    account: str
+    idx: int
+    total: int
+    platform: str
+    payload: dict[str, Any]
+    handle: str
+    created_at: str | None
+    state: str
+    attempts: int
+    planned_at: str
+    sending_at: str | None
+    sent_at: str | None
+    remote_id: str | None
+    uri: str | None
+    cid: str | None
+    url: str | None
+    error: str | None
+
+    @property
+    def text(self) -> str:
+        return str(self.payload["text"])
+
+    @classmethod
+    def from_sql(cls, row: sqlite3.Row) -> Row:
+        values = dict(row)
+        values["payload"] = json.loads(values["payload"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Where a part now lives on its network."""
+
+    id: str | None = None  # Mastodon status id
+    uri: str | None = None  # at:// URI
+    cid: str | None = None
+    url: str | None = None
+
+
+class LockedError(RuntimeError):
+    pass
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate(self.db)
+
+    # -- connection and schema ----------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """One connection per thread: accounts publish concurrently."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # a committed `sending` must survive a crash
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"the ledger has schema version {version}, newer than this thisday "
+                f"({len(MIGRATIONS)}): upgrade thisday"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # executescript would commit on its own; run statement by statement instead.
+                for statement in _statements(MIGRATIONS[number]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextlib.contextmanager
+    def publish_lock(self, wait: bool = True) -> Iterator[None]:
+        """Only one process publishes from a state folder at a time."""
+        lock_path = self.path.with_name("publish.lock")
+        with open(lock_path, "a+") as handle:
+            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(handle, flags)
+            except BlockingIOError:
+                raise LockedError(f"another thisday process is publishing ({lock_path})") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- planning -----------------------------------------------------------------------
+
+    def plan(self, rows: Sequence[Row]) -> None:
+        """Record a whole thread's parts at once (all or nothing)."""
+        with self.transaction() as db:
+            for row in rows:
+                db.execute(
+                    "INSERT INTO parts (day, event_id, account, idx, total, platform, payload,"
+                    " handle, created_at, state, attempts, planned_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', 0, ?)",
+                    (
+                        row.day,
+                        row.event_id,
+                        row.account,
+                        row.idx,
+                        row.total,
+                        row.platform,
+                        json.dumps(row.payload, ensure_ascii=False, sort_keys=True),
+                        row.handle,
+                        row.created_at,
+                        row.planned_at,
+                    ),
+                )
+            if rows:
+                first = rows[0]
+                self._log(
+                    db,
+                    first.day,
+                    first.account,
+                    first.event_id,
+                    None,
+                    "planned",
+                    f"{len(rows)} parts",
+                )
+
+    def parts(self, day: str, account: str | None = None) -> list[Row]:
+        sql = "SELECT * FROM parts WHERE day = ?"
+        args: list[Any] = [day]
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        sql += " ORDER BY account, planned_at, event_id, idx"
+        return [Row.from_sql(r) for r in self.db.execute(sql, args)]
+
+    def threads(self, day: str, account: str) -> dict[str, list[Row]]:
+        """The day's planned threads for an account, by event id, parts in order."""
+        out: dict[str, list[Row]] = {}
+        for row in self.parts(day, account):
+            out.setdefault(row.event_id, []).append(row)
+        return out
+
+    # -- state changes ------------------------------------------------------------------
+
+    def mark_sending(
+        self, rows: Sequence[Row], created_at: Sequence[str | None] | None = None
+    ) -> None:
+        """Committed before the request leaves: a crash after this leaves `sending` behind."""
+        at = now_utc()
+        with self.transaction() as db:
+            for n, row in enumerate(rows):
+                stamp = row.created_at or (created_at[n] if created_at else None)
+                db.execute(
+                    "UPDATE parts SET state = 'sending', attempts = attempts + 1, sending_at = ?,"
+                    " created_at = ?, error = NULL"
+                    " WHERE day = ? AND account = ? AND event_id = ? AND idx = ?",
+                    (at, stamp, *self._key(row)),
+                )
+                row.state, row.sending_at, row.created_at = SENDING, at, stamp
+                row.attempts += 1
+                self._log(
+                    db,
+                    row.day,
+                    row.account,
+                    row.event_id,
+                    row.idx,
+                    "sending",
+                    f"attempt {row.attempts}",
+                )
+
+    def mark_sent(self, rows: Sequence[Row], remotes: Sequence[Remote], how: str = "sent") -> None:
+        at = now_utc()
+        with self.transaction() as db:
+            for row, remote in zip(rows, remotes, strict=True):
+                db.execute(
+                    "UPDATE parts SET state = 'sent', sent_at = ?, remote_id = ?, uri = ?, cid = ?,"
+                    " url = ?, error = NULL"
+                    " WHERE day = ? AND account = ? AND event_id = ? AND idx = ?",
+                    (at, remote.id, remote.uri, remote.cid, remote.url, *self._key(row)),
+                )
+                row.state, row.sent_at = SENT, at
+                row.remote_id, row.uri, row.cid, row.url = (
+                    remote.id,
+                    remote.uri,
+                    remote.cid,
+                    remote.url,
+                )
+                row.error = None
+                self._log(
+                    db,
+                    row.day,
+                    row.account,
+                    row.event_id,
+                    row.idx,
+                    how,
+                    remote.url or remote.uri or remote.id,
+                )
+
+    def mark(self, rows: Iterable[Row], state: str, error: str | None = None) -> None:
+        """Back to `planned` (known not sent) or to `uncertain` (maybe sent), with the reason."""
+        assert state in (PLANNED, UNCERTAIN)
+        with self.transaction() as db:
+            for row in rows:
+                db.execute(
+                    "UPDATE parts SET state = ?, error = ?"
+                    " WHERE day = ? AND account = ? AND event_id = ? AND idx = ?",
+                    (state, error, *self._key(row)),
+                )
+                row.state, row.error = state, error
+                self._log(db, row.day, row.account, row.event_id, row.idx, state, error)
+
+    def note(self, day: str, account: str, event_id: str | None, kind: str, detail: str) -> None:
+        with self.transaction() as db:
+            self._log(db, day, account, event_id, None, kind, detail)
+
+    def uncertain_after_crash(self, day: str, account: str) -> list[Row]:
+        """Parts left `sending` by a process that died: their outcome is unknown."""
+        with self.transaction() as db:
+            rows = [
+                Row.from_sql(r)
+                for r in db.execute(
+                    "SELECT * FROM parts WHERE day = ? AND account = ? AND state = 'sending'",
+                    (day, account),
+                )
+            ]
+            for row in rows:
+                db.execute(
+                    "UPDATE parts SET state = 'uncertain' WHERE day = ? AND account = ?"
+                    " AND event_id = ? AND idx = ?",
+                    self._key(row),
+                )
+                self._log(
+                    db,
+                    row.day,
+                    row.account,
+                    row.event_id,
+                    row.idx,
+                    "uncertain",
+                    "found in sending at start",
+                )
+        return rows
+
+    # -- questions (selection's History, status) ----------------------------------------
+
+    def events_on(self, day: dt.date) -> list[str]:
+        rows = self.db.execute(
+            "SELECT event_id, MIN(planned_at) AS first FROM parts WHERE day = ?"
+            " GROUP BY event_id ORDER BY first",
+            (day.isoformat(),),
+        )
+        return [r["event_id"] for r in rows]
+
+    def last_published(self, ids: Iterable[str], before: dt.date) -> dict[str, dt.date]:
+        wanted = list(ids)
+        out: dict[str, dt.date] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT event_id, MAX(day) AS last FROM parts"
+                f" WHERE day < ? AND event_id IN ({marks}) GROUP BY event_id",
+                (before.isoformat(), *chunk),
+            ):
+                out[r["event_id"]] = dt.date.fromisoformat(r["last"])
+        return out
+
+    def complete(self, day: str, account: str) -> bool:
+        """Every planned part of the day's threads for the account is sent (and some exist)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) AS n, SUM(state = 'sent') AS done FROM parts"
+            " WHERE day = ? AND account = ?",
+            (day, account),
+        ).fetchone()
+        return bool(row["n"]) and row["n"] == row["done"]
+
+    def published_days(self) -> dict[str, set[str]]:
+        """Day -> accounts whose thread that day is complete."""
+        out: dict[str, set[str]] = {}
+        for r in self.db.execute(
+            "SELECT day, account FROM parts GROUP BY day, account HAVING SUM(state != 'sent') = 0"
+        ):
+            out.setdefault(r["day"], set()).add(r["account"])
+        return out
+
+    def recent_journal(
+        self, limit: int = 50, kinds: Sequence[str] | None = None
+    ) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM journal"
+        args: list[Any] = []
+        if kinds:
+            sql += f" WHERE kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return list(self.db.execute(sql, args))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(row: Row) -> tuple[str, str, str, int]:
+        return (row.day, row.account, row.event_id, row.idx)
+
+    @staticmethod
+    def _log(
+        db: sqlite3.Connection,
+        day: str | None,
+        account: str | None,
+        event_id: str | None,
+        idx: int | None,
+        kind: str,
+        detail: str | None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO journal (at, day, account, event_id, idx, kind, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now_utc(), day, account, event_id, idx, kind, detail),
+        )
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    cleaned = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [s.strip() for s in cleaned.split(";") if s.strip()]
+
+
+def file_mode_private(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)

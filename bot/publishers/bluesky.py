@@ -1,0 +1,439 @@
+"""Bluesky adapter: the whole thread in ONE atomic `com.atproto.repo.applyWrites`.
+
+Every record is built here, with the record key (a TID) and `createdAt` the ledger fixed at
+the first attempt; each reply's root/parent strong refs point at CIDs computed locally
+(DAG-CBOR, sha256, CIDv1). Followers therefore never see half a thread, and after an
+uncertain outcome one `getRecord` of the head says whether the thread exists.
+
+It talks XRPC over httpx (which the atproto SDK itself uses) and encodes with the SDK's
+libipld: importing the SDK's client costs ~1 s, more than a whole publish run may take.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import libipld
+
+from bot import __version__
+from bot.config import BlueskyAccount, Settings, read_secret
+from bot.images import inspect
+from bot.ledger import Remote, Row
+from bot.publishers import Context, PermanentError, PublishError, RetryableError
+
+POST = "app.bsky.feed.post"
+MAX_WRITES = 200  # applyWrites' limit per request
+REFRESH_MARGIN = 300  # seconds: refresh the access token when it expires sooner
+_AUTH_ERRORS = {"ExpiredToken", "InvalidToken"}
+
+
+class Adapter:
+    platform = "bluesky"
+
+    def __init__(self, account: BlueskyAccount, context: Context, settings: Settings) -> None:
+        self.account = account
+        self.context = context
+        self.settings = settings
+        self.session_file = context.state_dir / "sessions" / f"{context.name}.json"
+        self.http = httpx.Client(
+            timeout=context.timeout, headers={"User-Agent": f"thisday/{__version__}"}
+        )
+        self.session: dict[str, Any] = {}
+        self.logins = 0  # for tests and metrics: logins are rate limited hard
+
+    # -- protocol ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        stored = self._load_session()
+        if stored:
+            self.session = stored
+            if _expires_in(stored.get("accessJwt", "")) < REFRESH_MARGIN:
+                self._refresh_or_login()
+            return
+        self._login()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def batch(self, pending: Sequence[Row]) -> list[Row]:
+        # One request carries the whole thread; only a thread longer than 200 parts is cut.
+        return list(pending[:MAX_WRITES])
+
+    def stamps(self, rows: Sequence[Row]) -> list[str | None]:
+        # Real time of the first attempt; parts a millisecond apart so each is distinct.
+        base = dt.datetime.now(dt.UTC)
+        return [_iso(base + dt.timedelta(milliseconds=n)) for n in range(len(rows))]
+
+    def send(self, rows: Sequence[Row], parent: Row | None, root: Row | None) -> list[Remote]:
+        records = self._records(rows, parent, root, upload=True)
+        writes = [
+            {
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": POST,
+                "rkey": row.handle,
+                "value": rec,
+            }
+            for row, (rec, _) in zip(rows, records, strict=True)
+        ]
+        answer = self._xrpc(
+            "POST",
+            "com.atproto.repo.applyWrites",
+            body={"repo": self.did, "writes": writes, "validate": True},
+        )
+        results = answer.get("results") or []
+        remotes = []
+        for n, (row, (_, cid)) in enumerate(zip(rows, records, strict=True)):
+            got = results[n] if n < len(results) else {}
+            remote_cid = got.get("cid") or cid
+            if remote_cid != cid:
+                # Replies were built on our CIDs; a mismatch would break the chain: say so loudly.
+                raise PermanentError(
+                    f"the server stored part {row.idx} with CID {remote_cid}, expected {cid}: "
+                    "reply references may be broken"
+                )
+            remotes.append(self._remote(row, remote_cid))
+        return remotes
+
+    def find(
+        self, rows: Sequence[Row], parent: Row | None, root: Row | None
+    ) -> list[Remote] | None:
+        # applyWrites is atomic: the head tells for the whole batch.
+        head = self._get_record(rows[0].handle)
+        if head is None:
+            return None
+        records = self._records(rows, parent, root, upload=False)
+        remotes = []
+        for n, (row, (_, cid)) in enumerate(zip(rows, records, strict=True)):
+            stored = head if n == 0 else self._get_record(row.handle)
+            if stored is None:
+                raise PermanentError(f"part {row.idx} is missing although the head exists")
+            if stored.get("cid") != cid:
+                raise PermanentError(
+                    f"part {row.idx} exists with CID {stored.get('cid')}, expected {cid}: "
+                    "it was not written by this plan"
+                )
+            remotes.append(self._remote(row, cid))
+        return remotes
+
+    # -- records ---------------------------------------------------------------------------
+
+    @property
+    def did(self) -> str:
+        return str(self.session["did"])
+
+    def _remote(self, row: Row, cid: str) -> Remote:
+        handle = self.session.get("handle") or self.did
+        return Remote(
+            uri=f"at://{self.did}/{POST}/{row.handle}",
+            cid=cid,
+            url=f"{self.account.web_url.rstrip('/')}/profile/{handle}/post/{row.handle}",
+        )
+
+    def _records(
+        self, rows: Sequence[Row], parent: Row | None, root: Row | None, *, upload: bool
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Each part's record and CID; replies point at the previous part's CID."""
+        out: list[tuple[dict[str, Any], str]] = []
+        root_ref = _ref(root) if root is not None else None
+        parent_ref = _ref(parent) if parent is not None else None
+        for row in rows:
+            payload = row.payload
+            if row.created_at is None:
+                raise PermanentError(
+                    f"part {row.idx} has no createdAt: it was never marked sending"
+                )
+            record: dict[str, Any] = {
+                "$type": POST,
+                "text": payload["text"],
+                "createdAt": row.created_at,
+                "langs": [payload["lang"]],
+            }
+            if payload.get("facets"):
+                record["facets"] = [
+                    {"$type": "app.bsky.richtext.facet", **facet} for facet in payload["facets"]
+                ]
+            if parent_ref is not None and root_ref is not None:
+                record["reply"] = {"root": root_ref, "parent": parent_ref}
+            embed = self._embed(payload, upload)
+            if embed:
+                record["embed"] = embed
+                if payload.get("cw") and embed["$type"] == "app.bsky.embed.images":
+                    record["labels"] = {
+                        "$type": "com.atproto.label.defs#selfLabels",
+                        "values": [{"val": "graphic-media"}],
+                    }
+            cid = record_cid(record)
+            uri = f"at://{self.did}/{POST}/{row.handle}"
+            out.append((record, cid))
+            parent_ref = {"uri": uri, "cid": cid}
+            if root_ref is None:
+                root_ref = parent_ref
+        return out
+
+    def _embed(self, payload: dict[str, Any], upload: bool) -> dict[str, Any] | None:
+        image = payload.get("image")
+        if image:
+            path = Path(image["path"])
+            data = path.read_bytes()
+            info = inspect(path)
+            blob = {
+                "$type": "blob",
+                "ref": {"$link": blob_cid(data)},
+                "mimeType": info.mime,
+                "size": len(data),
+            }
+            if upload:
+                # Blobs no record references are collected within minutes: upload every attempt.
+                answer = self._xrpc(
+                    "POST", "com.atproto.repo.uploadBlob", content=data, content_type=info.mime
+                )
+                if answer.get("blob", {}).get("ref", {}).get("$link") != blob["ref"]["$link"]:
+                    raise PermanentError("the server stored the image under another CID")
+            return {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    {
+                        "alt": image.get("alt") or "",
+                        "image": blob,
+                        "aspectRatio": {"width": info.width, "height": info.height},
+                    }
+                ],
+            }
+        card = payload.get("card")
+        if card:
+            return {
+                "$type": "app.bsky.embed.external",
+                "external": {
+                    "uri": card["uri"],
+                    "title": card["title"],
+                    "description": card["description"],
+                },
+            }
+        return None
+
+    def _get_record(self, rkey: str) -> dict[str, Any] | None:
+        try:
+            return self._xrpc(
+                "GET",
+                "com.atproto.repo.getRecord",
+                params={"repo": self.did, "collection": POST, "rkey": rkey},
+            )
+        except PermanentError as exc:
+            if "RecordNotFound" in str(exc) or "Could not locate record" in str(exc):
+                return None
+            raise
+
+    # -- session -----------------------------------------------------------------------------
+
+    def _load_session(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.session_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("server") != self.account.server or data.get("login") != self.account.handle:
+            return None  # the config now names another account or server
+        return (
+            data if data.get("accessJwt") and data.get("refreshJwt") and data.get("did") else None
+        )
+
+    def _save_session(self) -> None:
+        self.session_file.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.session_file.parent, 0o700)
+        tmp = self.session_file.with_suffix(f".tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self.session, handle)
+        os.replace(tmp, self.session_file)
+
+    def _login(self) -> None:
+        password = read_secret(
+            self.account.password_env, self.account.password_file, self.settings.base
+        )
+        if not password:
+            where = (
+                f"${self.account.password_env}"
+                if self.account.password_env
+                else str(self.account.password_file)
+            )
+            raise PermanentError(f"no password and no stored session: set {where}")
+        answer = self._xrpc(
+            "POST",
+            "com.atproto.server.createSession",
+            body={"identifier": self.account.handle, "password": password},
+            auth=None,
+            base=self.account.server,
+        )
+        self.logins += 1
+        self._adopt(answer)
+
+    def _refresh_or_login(self) -> None:
+        try:
+            answer = self._xrpc(
+                "POST",
+                "com.atproto.server.refreshSession",
+                auth=self.session["refreshJwt"],
+                retry_auth=False,
+            )
+        except PermanentError:
+            self._login()  # the refresh token expired or was revoked
+            return
+        self._adopt(answer)
+
+    def _adopt(self, answer: dict[str, Any]) -> None:
+        pds = _pds_endpoint(answer.get("didDoc")) or self.session.get("pds") or self.account.server
+        self.session = {
+            "server": self.account.server,
+            "login": self.account.handle,
+            "did": answer["did"],
+            "handle": answer.get("handle") or self.account.handle,
+            "accessJwt": answer["accessJwt"],
+            "refreshJwt": answer["refreshJwt"],
+            "pds": pds.rstrip("/"),
+        }
+        self._save_session()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _xrpc(
+        self,
+        method: str,
+        nsid: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        auth: str | bool | None = True,
+        base: str | None = None,
+        retry_auth: bool = True,
+    ) -> dict[str, Any]:
+        url = f"{(base or self.session.get('pds') or self.account.server).rstrip('/')}/xrpc/{nsid}"
+        headers: dict[str, str] = {}
+        token = self.session.get("accessJwt") if auth is True else auth
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = self.http.request(
+                method, url, params=params, json=body, content=content, headers=headers
+            )
+        except httpx.ConnectError:
+            raise RetryableError(f"{nsid}: cannot connect to {_host(url)}") from None
+        except httpx.TimeoutException:
+            raise RetryableError(f"{nsid}: timed out", maybe_sent=True) from None
+        except httpx.TransportError as exc:  # e.g. RemoteProtocolError: the answer was lost
+            raise RetryableError(
+                f"{nsid}: connection lost ({type(exc).__name__})", maybe_sent=True
+            ) from None
+        if response.status_code == 200:
+            return response.json() if response.content else {}
+        error, message = _error_of(response)
+        if retry_auth and auth is True and (response.status_code == 401 or error in _AUTH_ERRORS):
+            self._refresh_or_login()
+            return self._xrpc(
+                method,
+                nsid,
+                params=params,
+                body=body,
+                content=content,
+                content_type=content_type,
+                retry_auth=False,
+            )
+        problem = f"{nsid}: {response.status_code} {error}: {message}".rstrip(": ")
+        if response.status_code == 429:
+            raise RetryableError(problem, retry_after=_reset_in(response))
+        if response.status_code >= 500 or response.status_code in (408, 409, 413):
+            raise RetryableError(problem, maybe_sent=response.status_code >= 500)
+        raise PermanentError(problem)
+
+
+def record_cid(record: dict[str, Any]) -> str:
+    """CIDv1 (dag-cbor, sha2-256) of a record, as the PDS will compute it."""
+    digest = hashlib.sha256(libipld.encode_dag_cbor(_ipld(record))).digest()
+    return _cid_string(b"\x01\x71\x12\x20" + digest)
+
+
+def blob_cid(data: bytes) -> str:
+    """CIDv1 (raw, sha2-256) of a blob."""
+    return _cid_string(b"\x01\x55\x12\x20" + hashlib.sha256(data).digest())
+
+
+def _cid_string(raw: bytes) -> str:
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def _ipld(value: Any) -> Any:
+    """JSON form → IPLD data model: {"$link": cid} becomes a CID link."""
+    if isinstance(value, dict):
+        if set(value) == {"$link"}:
+            return _cid_bytes(value["$link"])
+        return {k: _ipld(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ipld(v) for v in value]
+    return value
+
+
+def _cid_bytes(cid: str) -> bytes:
+    text = cid[1:].upper()
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def _ref(row: Row) -> dict[str, str]:
+    if not row.uri or not row.cid:
+        raise PublishError(f"part {row.idx} has no uri/cid to reply to")
+    return {"uri": row.uri, "cid": row.cid}
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _expires_in(jwt: str) -> float:
+    try:
+        payload = jwt.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) - time.time()
+    except (IndexError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def _pds_endpoint(did_doc: Any) -> str | None:
+    if not isinstance(did_doc, dict):
+        return None
+    for service in did_doc.get("service") or []:
+        if isinstance(service, dict) and str(service.get("id", "")).endswith("#atproto_pds"):
+            endpoint = service.get("serviceEndpoint")
+            return endpoint if isinstance(endpoint, str) else None
+    return None
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        data = response.json()
+    except ValueError:
+        return "", response.reason_phrase
+    if not isinstance(data, dict):
+        return "", response.reason_phrase
+    return str(data.get("error") or ""), str(data.get("message") or "")
+
+
+def _reset_in(response: httpx.Response) -> float | None:
+    reset = response.headers.get("RateLimit-Reset") or response.headers.get("ratelimit-reset")
+    try:
+        return max(0.0, float(reset) - time.time()) if reset else None
+    except ValueError:
+        return None
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host

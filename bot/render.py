@@ -1,0 +1,380 @@
+"""Templates → a `Thread` per account: the head post, then the story split into replies.
+
+Templates are the operator's, so they run in Jinja2's sandbox with StrictUndefined and no
+autoescaping (posts are plain text). Post files are data: anything that looks like Jinja2
+inside them is printed as written, never evaluated.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from bot import text
+from bot.config import BlueskyAccount, Settings
+from bot.content import Event, Problem
+from bot.limits import load_instances, rules_for
+
+TEMPLATES = ("post.j2", "thread.j2")
+BLUESKY_MAX_IMAGE = 2_000_000
+_BLANK_LINES = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+class RenderError(Exception):
+    """Rendering failed; `problem` says where (template or post file) and why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    index: int
+    text: str
+    length: int  # as the platform counts it (on Mastodon including the content warning)
+    limit: int
+    facets: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    uri: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    account: str
+    platform: str
+    event: Event
+    day: dt.date
+    lang: str
+    parts: tuple[Part, ...]
+    cw: str | None = None
+    image: str | None = None  # path of the head post's image
+    alt: str | None = None
+    card: Card | None = None  # Bluesky link card on the head post when there is no image
+    notes: tuple[str, ...] = field(default=())  # warnings worth telling the operator
+
+
+def year_label(year: int | None) -> str:
+    if year is None:
+        return ""
+    return f"{-year} BC" if year < 0 else str(year)
+
+
+def years_ago(year: int | None, day: dt.date) -> int | None:
+    if year is None:
+        return None
+    # There is no year 0: from 44 BC to AD 2026 is 2069 years.
+    return day.year - year - (1 if year < 0 else 0)
+
+
+def context(
+    event: Event,
+    day: dt.date,
+    account: str,
+    platform: str,
+    limit: int,
+    lang: str,
+    link_card: bool = False,
+) -> dict[str, Any]:
+    """Everything a template can use (documented in the README)."""
+    fields = {
+        "id": event.id,
+        "title": event.title,
+        "summary": event.summary,
+        "story": event.story,
+        "tags": list(event.tags),
+        "link": event.link,
+        "lang": lang,
+        "image": Path(event.image).name if event.image else None,
+        "alt": event.alt,
+        "cw": event.cw,
+        "year": event.year,
+        "month": event.month,
+        "day": event.day,
+    }
+    return {
+        "event": fields,
+        **fields,
+        "hashtags": " ".join(f"#{tag}" for tag in event.tags),
+        "year_label": year_label(event.year),
+        "years_ago": years_ago(event.year, day),
+        "date": day,
+        "date_label": f"{event.day} {calendar.month_name[event.month]}",
+        "account": account,
+        "platform": platform,
+        "limit": limit,
+        "link_card": link_card,
+    }
+
+
+def tidy(rendered: str) -> str:
+    """Templates leave stray spaces and blank lines behind; followers should not see them."""
+    rendered = _TRAILING_SPACE.sub("\n", rendered.replace("\r\n", "\n"))
+    return _BLANK_LINES.sub("\n\n", rendered).strip()
+
+
+class Renderer:
+    """Compiled templates and length rules for every configured account."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.accounts = settings.active_accounts()
+        instances = load_instances(settings.state_dir)
+        self.rules = {name: rules_for(acc, instances) for name, acc in self.accounts.items()}
+        self._envs: dict[str, ImmutableSandboxedEnvironment] = {}
+
+    def folders(self, account: str) -> list[Path]:
+        """Template folders for an account, most specific first."""
+        platform = self.accounts[account].platform
+        base = self.settings.templates_dir
+        own = self.settings.account_templates(account)
+        return [f for f in (own, base / platform, base) if f is not None]
+
+    def env(self, account: str) -> ImmutableSandboxedEnvironment:
+        env = self._envs.get(account)
+        if env is None:
+            env = ImmutableSandboxedEnvironment(
+                loader=jinja2.FileSystemLoader([str(f) for f in self.folders(account)]),
+                undefined=jinja2.StrictUndefined,
+                autoescape=False,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                auto_reload=False,
+            )
+            self._envs[account] = env
+        return env
+
+    def template_files(self) -> list[Path]:
+        """Every template file any account may use, for validation and fingerprints."""
+        seen: dict[Path, None] = {}
+        for account in self.accounts:
+            for folder in self.folders(account):
+                for name in TEMPLATES:
+                    if (folder / name).is_file():
+                        seen[folder / name] = None
+        return list(seen)
+
+    def fingerprint(self) -> str:
+        """Changes whenever a template, a limit or a rendering setting changes."""
+        digest = hashlib.sha256()
+        digest.update(self.settings.model_dump_json(exclude={"source"}).encode())
+        digest.update(repr(sorted(self.rules.items())).encode())
+        digest.update(str(self.settings.today().year).encode())
+        for path in self.template_files():
+            digest.update(str(path).encode())
+            with contextlib.suppress(OSError):
+                digest.update(path.read_bytes())
+        return digest.hexdigest()[:20]
+
+    def check_templates(self) -> list[Problem]:
+        """Template problems (syntax, missing files), each reported once."""
+        problems: list[Problem] = []
+        for path in self.template_files():
+            try:
+                source = path.read_text(encoding="utf-8")
+                self.env(next(iter(self.accounts))).parse(source, path.name, str(path))
+            except UnicodeDecodeError:
+                problems.append(Problem(str(path), 1, "error", "template is not UTF-8 text"))
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(
+                    Problem(str(path), exc.lineno or 1, "error", f"template: {exc.message}")
+                )
+        for account in self.accounts:
+            for name in TEMPLATES:
+                if not any((folder / name).is_file() for folder in self.folders(account)):
+                    places = ", ".join(str(f) for f in self.folders(account))
+                    problems.append(
+                        Problem(
+                            str(self.settings.templates_dir / name),
+                            1,
+                            "error",
+                            f"template {name} for account {account!r} not found in {places}",
+                        )
+                    )
+        return _unique(problems)
+
+    def _render(self, account: str, name: str, ctx: dict[str, Any], event: Event) -> str:
+        env = self.env(account)
+        try:
+            template = env.get_template(name)
+            return tidy(template.render(ctx))
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(
+                Problem(exc.filename or name, exc.lineno or 1, "error", f"template: {exc.message}")
+            ) from None
+        except jinja2.TemplateNotFound:
+            raise RenderError(
+                Problem(
+                    str(self.settings.templates_dir / name),
+                    1,
+                    "error",
+                    f"template {name} not found",
+                )
+            ) from None
+        except (
+            jinja2.UndefinedError,
+            SecurityError,
+            jinja2.TemplateError,
+            TypeError,
+            ValueError,
+            ArithmeticError,
+            LookupError,
+            AttributeError,
+        ) as exc:
+            where, line = _template_position(exc, name)
+            raise RenderError(
+                Problem(where, line, "error", f"template failed for event {event.id!r}: {exc}")
+            ) from None
+
+    def render(self, event: Event, account: str, day: dt.date) -> Thread:
+        """The thread `account` would post for `event` on `day`. Raises RenderError."""
+        settings_account = self.accounts[account]
+        rules = self.rules[account]
+        platform = settings_account.platform
+        lang = event.lang or settings_account.language or self.settings.language
+        card = (
+            Card(event.link, event.title, event.summary)
+            if isinstance(settings_account, BlueskyAccount)
+            and settings_account.link_card
+            and event.link
+            and not event.image
+            else None
+        )
+        ctx = context(event, day, account, platform, rules.limit, lang, link_card=card is not None)
+        head_text = self._render(account, "post.j2", ctx, event)
+        story_text = self._render(account, "thread.j2", ctx, event)
+        if not head_text:
+            raise RenderError(
+                Problem(
+                    event.path, event.line, "error", f"the head post renders empty for {account!r}"
+                )
+            )
+
+        count_rules = rules
+        cw_length = 0
+        if platform == "mastodon" and event.cw:
+            # Mastodon counts the content warning towards each post's limit.
+            cw_length = text.length(event.cw, rules)
+            if cw_length >= rules.limit:
+                raise RenderError(
+                    Problem(
+                        event.path,
+                        event.line,
+                        "error",
+                        f"content warning alone is {cw_length}/{rules.limit} on {account!r}",
+                    )
+                )
+            count_rules = text.Rules(
+                rules.platform, rules.limit - cw_length, rules.max_bytes, rules.url_weight
+            )
+
+        notes: list[str] = []
+        try:
+            head_parts, story_parts = self._split(
+                head_text, story_text, count_rules, settings_account.numbering
+            )
+        except text.TextTooLong as exc:
+            raise RenderError(
+                Problem(
+                    event.path,
+                    event.story_line,
+                    "error",
+                    f"cannot fit {account!r} ({platform}, limit {rules.limit}): {exc}",
+                )
+            ) from None
+        if len(head_parts) > 1:
+            notes.append(
+                f"head post is {text.length(head_text, count_rules)}/{count_rules.limit}"
+                f" on {account!r}: it continues in the next part (shorten the title or summary)"
+            )
+        pieces = head_parts + story_parts
+        if settings_account.numbering and len(pieces) > 1:
+            pieces = [
+                text.Rich(f"{p.text}\n\n{i}/{len(pieces)}", p.links)
+                for i, p in enumerate(pieces, 1)
+            ]
+        parts = tuple(
+            Part(
+                index=i,
+                text=piece.text,
+                length=text.length(piece.text, rules) + cw_length,
+                limit=rules.limit,
+                facets=tuple(text.facets(piece)) if platform == "bluesky" else (),
+            )
+            for i, piece in enumerate(pieces)
+        )
+
+        image = event.image
+        if image and platform == "bluesky":
+            size = Path(image).stat().st_size
+            if size > BLUESKY_MAX_IMAGE:
+                raise RenderError(
+                    Problem(
+                        event.path,
+                        event.line,
+                        "error",
+                        f"image is {size} bytes; Bluesky accepts at most {BLUESKY_MAX_IMAGE}",
+                    )
+                )
+        return Thread(
+            account=account,
+            platform=platform,
+            event=event,
+            day=day,
+            lang=lang,
+            parts=parts,
+            cw=event.cw,
+            image=image,
+            alt=event.alt,
+            card=card,
+            notes=tuple(notes),
+        )
+
+    @staticmethod
+    def _split(
+        head_text: str, story_text: str, rules: text.Rules, numbering: bool
+    ) -> tuple[list[text.Rich], list[text.Rich]]:
+        head = text.prepare(head_text, rules)
+        story = text.prepare(story_text, rules) if story_text else None
+        reserve = 0
+        while True:
+            head_parts = text.split(head, rules, reserve=reserve)
+            story_parts = text.split(story, rules, reserve=reserve) if story else []
+            total = len(head_parts) + len(story_parts)
+            if not numbering or total < 2:
+                return head_parts, story_parts
+            needed = len(f"\n\n{total}/{total}")
+            if needed <= reserve:
+                return head_parts, story_parts
+            reserve = needed
+
+
+def _template_position(exc: BaseException, default: str) -> tuple[str, int]:
+    """Jinja2 rewrites tracebacks to point into templates; find the deepest template frame."""
+    where, line = default, 1
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2") or filename.endswith(".jinja"):
+            where, line = filename, tb.tb_lineno
+        tb = tb.tb_next
+    return where, line
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))

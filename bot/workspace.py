@@ -1,0 +1,57 @@
+"""What every command starts from: the settings, the indexed posts, the renderer, the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import config
+from bot.content import Event
+from bot.corpus import Corpus
+from bot.selection import History, choose, day_keys
+
+if TYPE_CHECKING:
+    from bot.ledger import Ledger
+    from bot.render import Renderer
+
+
+class Workspace:
+    def __init__(self, config_file: str | Path | None = None, posts: str | Path | None = None):
+        self.settings = config.load(config_file)
+        self.posts_dir = Path(posts).absolute() if posts else self.settings.posts_dir
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
+
+    @cached_property
+    def corpus(self) -> Corpus:
+        return Corpus(self.posts_dir, self.state_dir / "cache")
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        from bot.render import Renderer
+
+        return Renderer(self.settings)
+
+    def ledger(self, *, create: bool = False) -> Ledger | None:
+        """The ledger, or None when nothing was ever published and `create` is false."""
+        from bot.ledger import Ledger
+
+        path = self.state_dir / "ledger.sqlite"
+        if not create and not path.exists():
+            return None
+        return Ledger(path)
+
+    def candidates(self, day: dt.date) -> list[Event]:
+        """Every valid event posted on `day`, the index refreshed first."""
+        self.corpus.refresh()
+        self.corpus.save()
+        return self.corpus.events_for(day_keys(day, self.settings.leap_day))
+
+    def select(self, day: dt.date, history: History | None = None) -> list[Event]:
+        if history is None:
+            history = self.ledger()
+        return choose(self.candidates(day), day, self.settings.events_per_day, history)

@@ -1,0 +1,93 @@
+"""Helpers shared by the tests: config files, post files, ledger rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from bot.ledger import PLANNED, Row, now_utc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rows_for(
+    day: str, event_id: str, account: str, parts: int = 1, platform: str = "mastodon"
+) -> list[Row]:
+    return [
+        Row(
+            day,
+            event_id,
+            account,
+            idx,
+            parts,
+            platform,
+            {"text": f"part {idx}", "lang": "en"},
+            f"handle-{event_id}-{idx}",
+            None,
+            PLANNED,
+            0,
+            now_utc(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+        for idx in range(parts)
+    ]
+
+
+def write_post(folder: Path, name: str, front: str, body: str = "") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"---\n{textwrap.dedent(front).strip()}\n---\n{textwrap.dedent(body).strip()}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_config(
+    folder: Path, accounts: str = "", extra: str = "", templates: Path | None = None
+) -> Path:
+    """A config in `folder` with posts/ and state/ beside it, using the shipped templates."""
+    templates = templates or ROOT / "config" / "templates"
+    (folder / "posts").mkdir(exist_ok=True)
+    config = folder / "thisday.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            timezone = "Europe/London"
+            post_at = "09:00"
+            posts = "posts"
+            state = "state"
+            templates = "{templates}"
+            {textwrap.dedent(extra).strip()}
+            """
+        )
+        + "\n"
+        + textwrap.dedent(accounts),
+        encoding="utf-8",
+    )
+    return config
+
+
+def thisday(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command as an operator would."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("THISDAY_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )

@@ -147,6 +147,21 @@ class Pipeline:
                     results.extend(future.result())
         return results
 
+    def warm_up(self, accounts: Sequence[str] | None = None) -> dict[str, str | None]:
+        """Open (or refresh) every account's connection ahead of time; account -> error."""
+        outcome: dict[str, str | None] = {}
+        for name in self._accounts(accounts):
+            try:
+                publisher = self._publishers.get(name)
+                if publisher is None:
+                    self._publisher(name)
+                else:
+                    self._retrying(publisher.open, what=f"refreshing {name}")
+                outcome[name] = None
+            except PublishError as exc:
+                outcome[name] = str(exc)
+        return outcome
+
     def close(self) -> None:
         for publisher in self._publishers.values():
             try:

@@ -36,6 +36,10 @@ class Workspace:
 
         return Renderer(self.settings)
 
+    def forget_templates(self) -> None:
+        """Drop compiled templates and cached limits: the next render reads them afresh."""
+        self.__dict__.pop("renderer", None)
+
     def ledger(self, *, create: bool = False) -> Ledger | None:
         """The ledger, or None when nothing was ever published and `create` is false."""
         from bot.ledger import Ledger

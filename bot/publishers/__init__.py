@@ -53,6 +53,11 @@ class Publisher(Protocol):
     def open(self) -> None:
         """Authenticate (reusing a stored session) and learn the server's limits."""
 
+    def verify(self) -> dict[str, str]:
+        """Prove the credentials work (no post is made): who we are and the server's limits.
+        Reuses a stored session rather than logging in again."""
+        ...
+
     def batch(self, pending: Sequence[Row]) -> list[Row]:
         """The rows to send in one request, starting with pending[0]."""
         ...

@@ -61,6 +61,16 @@ class Adapter:
             return
         self._login()
 
+    def verify(self) -> dict[str, str]:
+        self.open()
+        answer = self._xrpc("GET", "com.atproto.server.getSession")
+        return {
+            "account": f"@{answer.get('handle')}",
+            "did": str(answer.get("did")),
+            "pds": str(self.session.get("pds")),
+            "session": "new login" if self.logins else "stored session",
+        }
+
     def close(self) -> None:
         self.http.close()
 

@@ -73,6 +73,15 @@ class Adapter:
         if not fresh:
             self.refresh_instance()
 
+    def verify(self) -> dict[str, str]:
+        me = self._call(self.api.account_verify_credentials)
+        info = self.refresh_instance()
+        return {
+            "account": f"@{me.get('acct') or me.get('username')}",
+            "limit": str(info.get("max_characters", "?")),
+            "version": str(info.get("version", "?")),
+        }
+
     def close(self) -> None:
         session = getattr(self.api, "session", None)
         if session is not None:

@@ -300,10 +300,36 @@ def _mastodon_url_re() -> re.Pattern[str]:
 _MASTODON_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9\.\-]+[a-z0-9]+)", re.IGNORECASE)
 
 
+def _mastodon_urls(text: str) -> list[re.Match[str]]:
+    """What ``_mastodon_url_re().finditer(text)`` yields, without scanning the whole text.
+
+    A match is one character (or the start of the text) and "http(s)" before a "://", so it can
+    only begin 4 to 6 characters before one."""
+    found: list[re.Match[str]] = []
+    pattern = _mastodon_url_re()
+    done = 0
+    for at in _find_all(text, "://"):
+        if at < done:
+            continue
+        for start in (at - 6, at - 5, at - 4):
+            if start >= done and (m := pattern.match(text, start)) is not None:
+                found.append(m)
+                done = m.end()
+                break
+    return found
+
+
 def _mastodon_countable(text: str, url_weight: int) -> str:
     if "://" in text:
         filler = "x" * url_weight
-        text = _mastodon_url_re().sub(lambda m: m.group(2) + filler, text)
+        pieces = []
+        pos = 0
+        for m in _mastodon_urls(text):
+            pieces.append(text[pos : m.start(3)])
+            pieces.append(filler)
+            pos = m.end()
+        pieces.append(text[pos:])
+        text = "".join(pieces)
     if text.count("@") >= 2:
         text = _MASTODON_MENTION.sub(r"\1@\3", text)
     return text
@@ -798,7 +824,7 @@ class _Splitter:
         if self.rules.platform == "mastodon":
             urls = []
             if "://" in self.text:
-                urls = [m.span(3) for m in _mastodon_url_re().finditer(self.text)]
+                urls = [m.span(3) for m in _mastodon_urls(self.text)]
             self.events = self._mastodon_events(urls)
         # Detected URLs hold no whitespace, so only a break inside a word (or one at a
         # whitespace character the JavaScript \s lacks) needs them: found on first such use.
@@ -810,7 +836,7 @@ class _Splitter:
         if "://" in text:
             spans += [m.span() for m in _GENERIC_URL.finditer(text)]
             if self.rules.platform == "mastodon":
-                spans += [m.span(3) for m in _mastodon_url_re().finditer(text)]
+                spans += [m.span(3) for m in _mastodon_urls(text)]
         if self.rules.platform == "bluesky":
             spans += [(s, e) for s, e, _ in _detect_links(text)]
         merged = _merge(spans)

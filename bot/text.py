@@ -647,6 +647,7 @@ def _whatwg_http(url: str) -> tuple[str, str, str, str] | None:
     return host, _normalize_path(raw_path), search, fragment_part
 
 
+@lru_cache(maxsize=4096)
 def short_url(url: str) -> str:
     """The official Bluesky app's display form of a link's text (``toShortUrl``)."""
     parsed = _whatwg_http(url)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,10 @@ from bot.workspace import Workspace
 log = logging.getLogger("thisday.publish")
 
 PUBLISHED, ALREADY, FAILED, DRY_RUN = "published", "already-published", "failed", "dry-run"
+
+# Test hook: "STAGE:PLATFORM:INDEX" (stage sending|sent) kills this process with SIGKILL right
+# after that ledger commit, so tests can crash a real run between any two requests.
+CRASH_ENV = "THISDAY_TEST_CRASH"
 
 OpenPublisher = Callable[[str, MastodonAccount | BlueskyAccount], Publisher]
 
@@ -346,6 +352,7 @@ class Pipeline:
                         self._announce(batch, "found already published")
                         continue
                 ledger.mark_sending(batch, publisher.stamps(batch))
+                _crash_point("sending", batch)
                 remotes = publisher.send(batch, parent, root)
             except PublishError as exc:
                 if any(r.state == SENDING for r in batch):
@@ -354,6 +361,7 @@ class Pipeline:
                 self._wait_or_give_up(exc, failures, name)
                 continue
             ledger.mark_sent(batch, remotes)
+            _crash_point("sent", batch)
             failures = 0
             self._announce(batch, "published")
 
@@ -399,3 +407,12 @@ class Pipeline:
         )
         if self.stop.wait(delay):
             raise PublishError(f"stopped while waiting to retry: {exc}")
+
+
+def _crash_point(stage: str, rows: Sequence[Row]) -> None:
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    want_stage, platform, index = spec.split(":")
+    if stage == want_stage and any(r.platform == platform and str(r.idx) == index for r in rows):
+        os.kill(os.getpid(), signal.SIGKILL)

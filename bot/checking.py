@@ -56,7 +56,7 @@ def fit_problems(renderer: Renderer, event: Event, today: dt.date) -> list[Probl
     day = next_posting_day(event.key, today, renderer.settings.leap_day) or today
     for account in renderer.accounts:
         try:
-            thread = renderer.render(event, account, day)
+            notes = renderer.prove_fit(event, account, day)
         except RenderError as exc:
             problem = exc.problem
             if problem.path != event.path:  # a template failed on this event: say so here
@@ -68,7 +68,7 @@ def fit_problems(renderer: Renderer, event: Event, today: dt.date) -> list[Probl
                 )
             problems.append(problem)
             continue
-        problems.extend(Problem(event.path, event.line, "warning", note) for note in thread.notes)
+        problems.extend(Problem(event.path, event.line, "warning", note) for note in notes)
     return problems
 
 

@@ -157,6 +157,49 @@ def _describe_value(value: Any) -> str:
     return f"but it is {type(value).__name__}"
 
 
+_SIMPLE_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):[ \t]+(\S(?:.*\S)?)[ \t]*")
+# What may open a plain YAML scalar and how it may go on (a strict subset, on purpose).
+_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #)[^\t\n])*(?<!:)")
+_PLAIN_ITEM = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?! #)[^:,\[\]{}\t\n])*")
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def load_front_matter(front: str) -> Any:
+    """yaml.safe_load minus timestamps, with a fast path for the usual `key: plain text` and
+    `key: [a, b]` lines. Anything else (quotes, comments, numbers, booleans, nesting, blocks)
+    goes to the real loader, so the result is always what the YAML loader would give."""
+    data: dict[str, Any] = {}
+    for line in front.split("\n"):
+        match = _SIMPLE_LINE.fullmatch(line) if line.isprintable() else None
+        if match is None:
+            if not line.strip():
+                continue
+            return yaml.load(front, Loader=_Loader)
+        key, value = match.groups()
+        if not _is_text(key):  # `on:` or `no:` would be a boolean key
+            return yaml.load(front, Loader=_Loader)
+        if value.startswith("[") and value.endswith("]"):
+            items = [item.strip() for item in value[1:-1].split(",")]
+            if items == [""]:
+                items = []
+            if not all(_PLAIN_ITEM.fullmatch(item) and _is_text(item) for item in items):
+                return yaml.load(front, Loader=_Loader)
+            data[key] = items
+        elif _PLAIN.fullmatch(value) and _is_text(value):
+            data[key] = value
+        else:
+            return yaml.load(front, Loader=_Loader)
+    return data or None
+
+
+def _is_text(value: str) -> bool:
+    """YAML would read this plain scalar as a string (not a bool, number, null...)."""
+    for tag, pattern in _Loader.yaml_implicit_resolvers.get(value[0], ()):
+        if pattern.match(value):
+            return tag == _STR_TAG
+    return True
+
+
 def split_front_matter(text: str) -> tuple[str, str, int] | None:
     """Return (front matter, body, line where the body starts) or None without front matter."""
     if not text.startswith("---"):
@@ -177,7 +220,7 @@ class _Unclosed(Exception):
     pass
 
 
-def parse(raw: bytes, *, path: str, default_id: str, folder: Path | None = None) -> Parsed:
+def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None = None) -> Parsed:
     """Read one post file's bytes. `folder` is the file's folder, for `image:`."""
     try:
         text = raw.decode("utf-8")
@@ -198,7 +241,7 @@ def parse(raw: bytes, *, path: str, default_id: str, folder: Path | None = None)
         )
     front, body, body_line = parts
     try:
-        data = yaml.load(front, Loader=_Loader)
+        data = load_front_matter(front)
     except yaml.YAMLError as exc:
         # context_mark is where the broken construct began (an unclosed list, say).
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
@@ -364,7 +407,7 @@ def _read_image(
         check.error("alt", f"alt text is {len(alt)} characters; Mastodon allows {MAX_ALT}")
     if folder is None:
         return None
-    path = (folder / name).resolve()
+    path = (Path(folder) / name).resolve()
     if not path.is_file():
         check.error("image", f"image file not found: {name}")
         return None

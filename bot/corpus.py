@@ -7,7 +7,8 @@ are found by parsing only that date's files and whatever changed since the last 
 
 from __future__ import annotations
 
-import contextlib
+import array
+import functools
 import hashlib
 import marshal
 import os
@@ -16,10 +17,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import scanning
 from bot.content import Event, Parsed, Problem, parse
 
-CACHE_FORMAT = 3
-POST_SUFFIX = ".md"
+CACHE_FORMAT = 4
+POST_SUFFIX = scanning.POST_SUFFIX
 # Below this many files to (re)parse, a process pool costs more than it saves.
 POOL_THRESHOLD = 2000
 
@@ -41,13 +43,14 @@ class Entry:
 Examiner = Callable[[str, str], Entry]
 
 
-def display_root(root: Path) -> str:
+@functools.cache
+def display_root(root: str) -> str:
     """How the posts folder is named in messages: relative to cwd when inside it."""
     try:
         rel = os.path.relpath(root)
     except ValueError:
-        return str(root)
-    return str(root) if rel.startswith("..") else rel
+        return root
+    return root if rel.startswith("..") else rel
 
 
 def read_post(root: str, rel: str) -> tuple[Parsed, int, int]:
@@ -76,47 +79,74 @@ def examine_file(root: str, rel: str) -> Entry:
     )
 
 
+@dataclass(slots=True)
+class _Columns:
+    """The cached index as loaded: parallel columns, cheap to read and to compare."""
+
+    rels: list[str]
+    mtimes: array.array[int]
+    sizes: array.array[int]
+    keys: array.array[int]
+    ids: list[str]
+    problems: dict[str, tuple[StoredProblem, ...]]  # only files that have some
+    fits: dict[str, tuple[StoredProblem, ...]]  # only files whose fit found problems
+    unfit: set[str]  # files whose fit was never proven
+    losers: set[str]  # files that lose a duplicate id
+
+    def signatures(self) -> dict[str, tuple[int, int]]:
+        return dict(zip(self.rels, zip(self.mtimes, self.sizes, strict=True), strict=True))
+
+    def entry(self, n: int) -> Entry:
+        rel = self.rels[n]
+        fit = None if rel in self.unfit else self.fits.get(rel, ())
+        return Entry(
+            self.mtimes[n],
+            self.sizes[n],
+            self.keys[n],
+            self.ids[n],
+            self.problems.get(rel, ()),
+            fit,
+        )
+
+
 class Corpus:
-    """The posts folder, indexed. Cheap to refresh when little has changed."""
+    """The posts folder, indexed. Cheap to refresh when little has changed: the index is
+    read as columns, and per-file entries are only built when something needs them."""
 
     def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
         self.root = root.absolute()
-        self.shown_root = display_root(self.root)
+        self.shown_root = display_root(str(self.root))
         self.cache_file = (
             cache_dir / f"posts-{hashlib.sha1(str(self.root).encode()).hexdigest()[:12]}.idx"
             if cache_dir
             else None
         )
-        self.entries: dict[str, Entry] = {}
         self.fingerprint = ""
+        self._columns: _Columns | None = None
+        self._entries: dict[str, Entry] | None = None
+        self._losers: set[str] | None = None
+        self._loaded = False
         self._dirty = False
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        """Relative path -> index entry, for every post file seen by the last refresh."""
+        if self._entries is None:
+            self._load()
+            cols = self._columns
+            self._entries = (
+                {} if cols is None else {rel: cols.entry(n) for n, rel in enumerate(cols.rels)}
+            )
+        return self._entries
 
     # -- the index ------------------------------------------------------------------------
 
     def scan(self) -> dict[str, tuple[int, int]]:
         """Every post file under the root: relative path -> (mtime_ns, size)."""
-        found: dict[str, tuple[int, int]] = {}
         if not self.root.is_dir():
-            return found
-        prefix = len(str(self.root)) + 1
-        stack = [str(self.root)]
-        while stack:
-            folder = stack.pop()
-            try:
-                with os.scandir(folder) as listing:
-                    for item in listing:
-                        name = item.name
-                        if name.startswith("."):
-                            continue
-                        if item.is_dir():
-                            stack.append(item.path)
-                        elif name.endswith(POST_SUFFIX):
-                            with contextlib.suppress(OSError):
-                                st = item.stat()
-                                found[item.path[prefix:]] = (st.st_mtime_ns, st.st_size)
-            except OSError:
-                continue
-        return found
+            return {}
+        prefetched = scanning.take(self.root)
+        return prefetched if prefetched is not None else scanning.scan_tree(str(self.root))
 
     def refresh(
         self,
@@ -131,24 +161,33 @@ class Corpus:
         """
         self._load()
         files = self.scan()
-        for gone in self.entries.keys() - files.keys():
-            del self.entries[gone]
-            self._dirty = True
         refit = bool(fingerprint) and fingerprint != self.fingerprint
+        if self._entries is None and self._columns is not None and not fingerprint:
+            # The common case of preview and publish: compare columns, build nothing.
+            known = self._columns.signatures()
+            stale = sorted(rel for rel, sig in files.items() if known.get(rel) != sig)
+            if not stale and len(known) == len(files):
+                return []
+        entries = self.entries
+        for gone in entries.keys() - files.keys():
+            del entries[gone]
+            self._dirty = True
         stale = sorted(
             rel
             for rel, sig in files.items()
-            if (entry := self.entries.get(rel)) is None
+            if (entry := entries.get(rel)) is None
             or (entry.mtime_ns, entry.size) != sig
             or (fingerprint and (refit or entry.fit is None))
         )
         if fingerprint:
             self.fingerprint = fingerprint
         for rel, entry in self._examine_all(examine, stale, progress):
-            self.entries[rel] = entry
+            entries[rel] = entry
             self._dirty = True
         if refit:
             self._dirty = True
+        if self._dirty:
+            self._losers = None
         return stale
 
     def _examine_all(
@@ -209,14 +248,27 @@ class Corpus:
                 )
             else:
                 first[event_id] = rel
+        self._losers = losers
         return losers, problems
+
+    def losers(self) -> set[str]:
+        if self._losers is None:
+            if self._entries is None and self._columns is not None:
+                self._losers = self._columns.losers
+            else:
+                self.duplicate_ids()
+        assert self._losers is not None
+        return self._losers
 
     def files_for(self, keys: Iterable[int]) -> list[str]:
         wanted = set(keys)
-        losers, _ = self.duplicate_ids()
-        return sorted(
-            rel for rel, e in self.entries.items() if e.key in wanted and rel not in losers
-        )
+        losers = self.losers()
+        if self._entries is None and self._columns is not None:
+            cols = self._columns
+            found = [rel for rel, key in zip(cols.rels, cols.keys, strict=True) if key in wanted]
+        else:
+            found = [rel for rel, e in self.entries.items() if e.key in wanted]
+        return sorted(rel for rel in found if rel not in losers)
 
     def events_for(self, keys: Iterable[int]) -> list[Event]:
         """Valid events posted under these month-day keys, read fresh from their files."""
@@ -234,7 +286,7 @@ class Corpus:
 
     def valid_keys(self) -> dict[int, int]:
         """Month-day key -> number of valid events."""
-        losers, _ = self.duplicate_ids()
+        losers = self.losers()
         counts: dict[int, int] = {}
         for rel, entry in self.entries.items():
             if entry.key and rel not in losers:
@@ -244,27 +296,60 @@ class Corpus:
     # -- the cache file -------------------------------------------------------------------
 
     def _load(self) -> None:
-        if self.entries or self.cache_file is None:
+        if self._loaded or self.cache_file is None:
             return
+        self._loaded = True
         try:
             with open(self.cache_file, "rb") as handle:
-                form, root, fingerprint, rows = marshal.load(handle)
+                data = marshal.load(handle)
+            form, root, fingerprint, rels, mtimes, sizes, keys, ids = data[:8]
+            problems, fits, unfit, losers = data[8:]
+            if form != CACHE_FORMAT or root != str(self.root):
+                return
+            columns = _Columns(
+                rels,
+                _array("q", mtimes),
+                _array("q", sizes),
+                _array("H", keys),
+                ids,
+                problems,
+                fits,
+                set(unfit),
+                set(losers),
+            )
         except (OSError, EOFError, ValueError, TypeError):
             return
-        if form != CACHE_FORMAT or root != str(self.root):
+        if (
+            not len(rels)
+            == len(columns.mtimes)
+            == len(columns.sizes)
+            == len(columns.keys)
+            == len(ids)
+        ):
             return
         self.fingerprint = fingerprint
-        self.entries = {row[0]: Entry(*row[1:]) for row in rows}
+        self._columns = columns
 
     def save(self) -> None:
         """Write the index if it changed; a read-only state folder only costs speed."""
-        if not self._dirty or self.cache_file is None:
+        if not self._dirty or self.cache_file is None or self._entries is None:
             return
-        rows = [
-            (rel, e.mtime_ns, e.size, e.key, e.id, e.problems, e.fit)
-            for rel, e in self.entries.items()
-        ]
-        data = (CACHE_FORMAT, str(self.root), self.fingerprint, rows)
+        entries = self._entries
+        rels = list(entries)
+        data = (
+            CACHE_FORMAT,
+            str(self.root),
+            self.fingerprint,
+            rels,
+            array.array("q", (entries[r].mtime_ns for r in rels)).tobytes(),
+            array.array("q", (entries[r].size for r in rels)).tobytes(),
+            array.array("H", (entries[r].key for r in rels)).tobytes(),
+            [entries[r].id for r in rels],
+            {r: e.problems for r, e in entries.items() if e.problems},
+            {r: e.fit for r, e in entries.items() if e.fit},
+            [r for r, e in entries.items() if e.fit is None],
+            sorted(self.losers()),
+        )
         try:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.cache_file.with_suffix(f".tmp{os.getpid()}")
@@ -274,3 +359,9 @@ class Corpus:
             self._dirty = False
         except OSError:
             pass
+
+
+def _array(kind: str, raw: bytes) -> array.array[int]:
+    values = array.array(kind)
+    values.frombytes(raw)
+    return values

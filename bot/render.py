@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -52,6 +53,20 @@ class Card:
     uri: str
     title: str
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    account: str
+    platform: str
+    numbering: bool
+    rules: text.Rules  # the platform's limit
+    count_rules: text.Rules  # what the text itself may use (less the content warning)
+    cw_length: int
+    lang: str
+    card: Card | None
+    head: text.Rich
+    story: text.Rich | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +139,13 @@ def context(
 
 def tidy(rendered: str) -> str:
     """Templates leave stray spaces and blank lines behind; followers should not see them."""
-    rendered = _TRAILING_SPACE.sub("\n", rendered.replace("\r\n", "\n"))
-    return _BLANK_LINES.sub("\n\n", rendered).strip()
+    if "\r" in rendered:
+        rendered = rendered.replace("\r\n", "\n")
+    if " \n" in rendered or "\t\n" in rendered:
+        rendered = _TRAILING_SPACE.sub("\n", rendered)
+    if "\n\n\n" in rendered:
+        rendered = _BLANK_LINES.sub("\n\n", rendered)
+    return rendered.strip()
 
 
 class Renderer:
@@ -241,8 +261,8 @@ class Renderer:
                 Problem(where, line, "error", f"template failed for event {event.id!r}: {exc}")
             ) from None
 
-    def render(self, event: Event, account: str, day: dt.date) -> Thread:
-        """The thread `account` would post for `event` on `day`. Raises RenderError."""
+    def _draft(self, event: Event, account: str, day: dt.date) -> _Draft:
+        """Templates rendered and checked, texts prepared for the platform: all but the split."""
         settings_account = self.accounts[account]
         rules = self.rules[account]
         platform = settings_account.platform
@@ -282,46 +302,8 @@ class Renderer:
             count_rules = text.Rules(
                 rules.platform, rules.limit - cw_length, rules.max_bytes, rules.url_weight
             )
-
-        notes: list[str] = []
-        try:
-            head_parts, story_parts = self._split(
-                head_text, story_text, count_rules, settings_account.numbering
-            )
-        except text.TextTooLong as exc:
-            raise RenderError(
-                Problem(
-                    event.path,
-                    event.story_line,
-                    "error",
-                    f"cannot fit {account!r} ({platform}, limit {rules.limit}): {exc}",
-                )
-            ) from None
-        if len(head_parts) > 1:
-            notes.append(
-                f"head post is {text.length(head_text, count_rules)}/{count_rules.limit}"
-                f" on {account!r}: it continues in the next part (shorten the title or summary)"
-            )
-        pieces = head_parts + story_parts
-        if settings_account.numbering and len(pieces) > 1:
-            pieces = [
-                text.Rich(f"{p.text}\n\n{i}/{len(pieces)}", p.links)
-                for i, p in enumerate(pieces, 1)
-            ]
-        parts = tuple(
-            Part(
-                index=i,
-                text=piece.text,
-                length=text.length(piece.text, rules) + cw_length,
-                limit=rules.limit,
-                facets=tuple(text.facets(piece)) if platform == "bluesky" else (),
-            )
-            for i, piece in enumerate(pieces)
-        )
-
-        image = event.image
-        if image and platform == "bluesky":
-            size = Path(image).stat().st_size
+        if event.image and platform == "bluesky":
+            size = Path(event.image).stat().st_size
             if size > BLUESKY_MAX_IMAGE:
                 raise RenderError(
                     Problem(
@@ -331,37 +313,121 @@ class Renderer:
                         f"image is {size} bytes; Bluesky accepts at most {BLUESKY_MAX_IMAGE}",
                     )
                 )
+        return _Draft(
+            account=account,
+            platform=platform,
+            numbering=settings_account.numbering,
+            rules=rules,
+            count_rules=count_rules,
+            cw_length=cw_length,
+            lang=lang,
+            card=card,
+            head=text.prepare(head_text, count_rules),
+            story=text.prepare(story_text, count_rules) if story_text else None,
+        )
+
+    def render(self, event: Event, account: str, day: dt.date) -> Thread:
+        """The thread `account` would post for `event` on `day`. Raises RenderError."""
+        draft = self._draft(event, account, day)
+        rules, platform = draft.rules, draft.platform
+        try:
+            head_parts, story_parts = self._split(draft)
+        except text.TextTooLong as exc:
+            raise self._too_long(event, draft, exc) from None
+        notes = [self._head_note(draft)] if len(head_parts) > 1 else []
+        pieces = head_parts + story_parts
+        if draft.numbering and len(pieces) > 1:
+            pieces = [
+                text.Rich(f"{p.text}\n\n{i}/{len(pieces)}", p.links)
+                for i, p in enumerate(pieces, 1)
+            ]
+        parts = tuple(
+            Part(
+                index=i,
+                text=piece.text,
+                length=text.length(piece.text, rules) + draft.cw_length,
+                limit=rules.limit,
+                facets=tuple(text.facets(piece)) if platform == "bluesky" else (),
+            )
+            for i, piece in enumerate(pieces)
+        )
         return Thread(
             account=account,
             platform=platform,
             event=event,
             day=day,
-            lang=lang,
+            lang=draft.lang,
             parts=parts,
             cw=event.cw,
-            image=image,
+            image=event.image,
             alt=event.alt,
-            card=card,
+            card=draft.card,
             notes=tuple(notes),
         )
 
+    def prove_fit(self, event: Event, account: str, day: dt.date) -> tuple[str, ...]:
+        """The notes render() would give, or its RenderError — without splitting, when every
+        word of the texts fits a part on its own (then the splitter cannot fail)."""
+        draft = self._draft(event, account, day)
+        room = draft.count_rules
+        texts = [draft.head.text] + ([draft.story.text] if draft.story else [])
+        if draft.numbering or not all(_words_fit(t, room) for t in texts):
+            return self.render(event, account, day).notes
+        return () if text.fits(draft.head.text, room) else (self._head_note(draft),)
+
     @staticmethod
-    def _split(
-        head_text: str, story_text: str, rules: text.Rules, numbering: bool
-    ) -> tuple[list[text.Rich], list[text.Rich]]:
-        head = text.prepare(head_text, rules)
-        story = text.prepare(story_text, rules) if story_text else None
+    def _head_note(draft: _Draft) -> str:
+        rules = draft.count_rules
+        return (
+            f"head post is {text.length(draft.head.text, rules)}/{rules.limit}"
+            f" on {draft.account!r}: it continues in the next part (shorten the title or summary)"
+        )
+
+    @staticmethod
+    def _too_long(event: Event, draft: _Draft, exc: text.TextTooLong) -> RenderError:
+        return RenderError(
+            Problem(
+                event.path,
+                event.story_line,
+                "error",
+                f"cannot fit {draft.account!r} ({draft.platform},"
+                f" limit {draft.rules.limit}): {exc}",
+            )
+        )
+
+    @staticmethod
+    def _split(draft: _Draft) -> tuple[list[text.Rich], list[text.Rich]]:
+        rules = draft.count_rules
         reserve = 0
         while True:
-            head_parts = text.split(head, rules, reserve=reserve)
-            story_parts = text.split(story, rules, reserve=reserve) if story else []
+            head_parts = text.split(draft.head, rules, reserve=reserve)
+            story_parts = text.split(draft.story, rules, reserve=reserve) if draft.story else []
             total = len(head_parts) + len(story_parts)
-            if not numbering or total < 2:
+            if not draft.numbering or total < 2:
                 return head_parts, story_parts
             needed = len(f"\n\n{total}/{total}")
             if needed <= reserve:
                 return head_parts, story_parts
             reserve = needed
+
+
+def _words_fit(body: str, rules: text.Rules) -> bool:
+    """A cheap upper bound: every space-separated word fits a part alone. Then the greedy
+    splitter always has a break to cut at, so it cannot raise TextTooLong. Code points bound
+    graphemes from above; on Mastodon a URL may weigh more than its length."""
+    if "://" in body and rules.url_weight > rules.limit:
+        return False
+    if _longer_word(rules.limit).search(body):
+        return False
+    # A code point takes at most 4 bytes in UTF-8: most limits need no encoding at all.
+    if rules.max_bytes is None or not _longer_word(rules.max_bytes // 4).search(body):
+        return True
+    return max(len(word.encode()) for word in body.split()) <= rules.max_bytes
+
+
+@functools.cache
+def _longer_word(limit: int) -> re.Pattern[str]:
+    return re.compile(rf"\S{{{limit + 1},}}")
 
 
 def _template_position(exc: BaseException, default: str) -> tuple[str, int]:

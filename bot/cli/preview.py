@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -14,9 +15,22 @@ from bot.cli.common import config_option, date_option, friendly_errors, json_opt
 @config_option
 @posts_option
 @json_option
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="Also write a standalone page showing the threads side by side as followers will "
+    "see them on each platform; prints its path.",
+)
 @friendly_errors
 def command(
-    day: dt.date | None, config_file: str | None, posts_dir: str | None, as_json: bool
+    day: dt.date | None,
+    config_file: str | None,
+    posts_dir: str | None,
+    as_json: bool,
+    html_file: str | None,
 ) -> None:
     """Show what would be posted on a day, for every account. No network, no credentials.
 
@@ -24,15 +38,36 @@ def command(
     Example:
       thisday preview --date 2027-01-16
       thisday preview --json | jq '.posts[].parts[].text'
+      thisday preview --date 2027-03-15 --html preview.html
     """
+    from bot import scanning
+
+    # List the posts folder in a child process while the imports below run.
+    folder = scanning.posts_folder(config_file, posts_dir)
+    if folder is not None:
+        scanning.prefetch(folder)
+
     from bot.preview import preview
     from bot.workspace import Workspace
 
-    result = preview(Workspace(config_file, posts_dir), day)
+    workspace = Workspace(config_file, posts_dir)
+    result = preview(workspace, day)
+    if html_file:
+        from bot.preview_html import page
+
+        Path(html_file).write_text(page(result, workspace.settings), encoding="utf-8")
+        # With --json, stdout stays one JSON document: the path goes to stderr.
+        click.echo(html_file, err=as_json)
+        if not as_json:
+            for thread in result.threads:
+                for note in thread.notes:
+                    click.secho(f"warning: {note}", fg="yellow", err=True)
+            for problem in result.problems:
+                click.secho(str(problem), fg="red", err=True)
     if as_json:
         json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
-    else:
+    elif not html_file:
         _print_human(result)
     sys.exit(1 if result.problems else 0)
 

@@ -136,7 +136,6 @@ class Ledger:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # a committed `sending` must survive a crash
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
         return conn
@@ -146,10 +145,21 @@ class Ledger:
         if conn is not None:
             conn.close()
             self._local.conn = None
+            self._local.synchronous = None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `durable` ones reach the disk before COMMIT returns.
+
+        Only `sending` must survive a power cut before its request leaves; the WAL is
+        append-only, so flushing it then also flushes everything written before. Other
+        changes lost to a power cut are recovered by reconciliation (a part left `sending`
+        is looked up before it is resent)."""
         db = self.db
+        level = "FULL" if durable else "NORMAL"
+        if getattr(self._local, "synchronous", None) != level:
+            db.execute(f"PRAGMA synchronous={level}")
+            self._local.synchronous = level
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -255,7 +265,7 @@ class Ledger:
     ) -> None:
         """Committed before the request leaves: a crash after this leaves `sending` behind."""
         at = now_utc()
-        with self.transaction() as db:
+        with self.transaction(durable=True) as db:
             for n, row in enumerate(rows):
                 stamp = row.created_at or (created_at[n] if created_at else None)
                 db.execute(

@@ -583,3 +583,32 @@ def test_secrets_never_appear_in_output_logs_or_ledger(world: World):
     blob = "\n".join(outputs)
     assert token not in blob
     assert password not in blob
+
+
+def test_expired_bluesky_session_is_refreshed_not_logged_in_again(world: World, pds):
+    assert world.publish("--account", "sky")[0] == 0
+    session_file = world.folder / "state" / "sessions" / "sky.json"
+    session = json.loads(session_file.read_text())
+    session["accessJwt"] = "expired.e30.x"  # unreadable: thisday must refresh it first
+    session_file.write_text(json.dumps(session))
+    logins = pds.faults.count("com.atproto.server.createSession")
+    refreshes = pds.faults.count("com.atproto.server.refreshSession")
+    write_post(world.folder / "posts", "next.md", "date: 1930-01-20\ntitle: Next day", "Story.")
+    code, _, stderr = world.publish("--account", "sky", day="2027-01-20")
+    assert code == 0, stderr
+    assert pds.faults.count("com.atproto.server.refreshSession") == refreshes + 1
+    assert pds.faults.count("com.atproto.server.createSession") == logins
+    assert json.loads(session_file.read_text())["accessJwt"] != "expired.e30.x"
+
+
+def test_revoked_bluesky_session_falls_back_to_one_login(world: World, pds):
+    assert world.publish("--account", "sky")[0] == 0
+    session_file = world.folder / "state" / "sessions" / "sky.json"
+    session = json.loads(session_file.read_text())
+    session["accessJwt"] = session["refreshJwt"] = "revoked.e30.x"
+    session_file.write_text(json.dumps(session))
+    logins = pds.faults.count("com.atproto.server.createSession")
+    write_post(world.folder / "posts", "next.md", "date: 1930-01-21\ntitle: Next day", "Story.")
+    code, _, stderr = world.publish("--account", "sky", day="2027-01-21")
+    assert code == 0, stderr
+    assert pds.faults.count("com.atproto.server.createSession") == logins + 1

@@ -96,7 +96,6 @@ class YearView:
     days: dict[int, Day]  # all 366 keys, in calendar order
     accounts: tuple[str, ...] = ()
     undated_errors: list[tuple[str, str]] = field(default_factory=list)
-    titles_read: bool = False
 
     @property
     def covered(self) -> int:
@@ -267,7 +266,7 @@ def build(
     for day in view.days.values():
         day.posted_on = posting_date(day.key, year, settings.leap_day)
 
-    losers, _ = corpus.duplicate_ids()
+    losers = corpus.losers()
     fit_trusted = _fit_is_current(workspace)
     valid: list[tuple[str, int]] = []
     for rel in sorted(corpus.entries):
@@ -288,7 +287,6 @@ def build(
                 view.undated_errors.append((corpus.shown(rel), message))
 
     found_titles = read_titles(corpus, (rel for rel, _ in valid)) if titles else {}
-    view.titles_read = bool(found_titles) or (titles and not valid)
     for rel, key in valid:
         view.days[key].events.append((corpus.entries[rel].id, found_titles.get(rel, "")))
     for day in view.days.values():

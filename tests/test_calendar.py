@@ -121,6 +121,21 @@ def test_counts_errors_and_published_days_from_index_and_ledger(workspace: Works
     assert "not on sky" in view.hover(view.days[720])
 
 
+def test_fit_errors_found_by_check_mark_their_day(tmp_path: Path, workspace: Workspace) -> None:
+    write_post(
+        tmp_path / "posts",
+        "08/long-cw.md",
+        f'date: "08-06"\ntitle: Too long a warning\ncw: "{"very " * 130}long"\nid: long-cw',
+        "A summary.",
+    )
+    config = str(tmp_path / "thisday.toml")
+    assert thisday("check", "--config", config).returncode == 1
+    view = calendar_view.build(Workspace(config), 2027, today=TODAY)
+    assert view.days[806].count == 1  # valid as a file...
+    assert "content warning" in view.days[806].errors[0][1]  # ...but it does not fit
+    assert "! " in view.hover(view.days[806])
+
+
 def test_29_february_in_a_leap_year_is_its_own_day(workspace: Workspace) -> None:
     view = calendar_view.build(workspace, 2028, today=TODAY)
     assert view.days[229].posted_on == dt.date(2028, 2, 29)
@@ -248,6 +263,11 @@ def test_command_output_is_plain_when_piped(tmp_path: Path, workspace: Workspace
     both = thisday("calendar", "--config", config, "--svg", "a.svg", "--html", "b.html")
     assert both.returncode == 2
     assert "not both" in both.stderr
+
+    missing = thisday("calendar", "--config", config, "--posts", str(tmp_path / "nowhere"))
+    assert missing.returncode == 0
+    assert "posts folder not found" in missing.stderr
+    assert "Covered: 0/366 days" in missing.stdout
 
     help_text = thisday("calendar", "--help").stdout
     assert "Example:" in help_text

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from browser import Browser, launch
-from support import png, thisday, write_config, write_post
+from support import ROOT, png, thisday, write_config, write_post
 
 from bot import preview_html
+from bot import text as textlib
 from bot.preview import Preview, preview
 from bot.text import BLUESKY_DEFAULT, facets, prepare
 from bot.workspace import Workspace
@@ -364,3 +365,21 @@ def test_without_chromium_tests_skip_but_fail_on_ci(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("THISDAY_REQUIRE_SERVERS", "1")
     with pytest.raises(pytest.fail.Exception, match="THISDAY_REQUIRE_SERVERS"):
         next(browser.launch())
+
+
+def test_mastodon_links_agree_with_the_urls_counted_for_length() -> None:
+    """What the page links is what the length rules weigh as URLs, on every shipped post."""
+    workspace = Workspace(ROOT / "config" / "thisday.toml")
+    day = dt.date(2027, 1, 1)
+    checked = 0
+    while day.year == 2027:
+        for thread in preview(workspace, day).threads:
+            if thread.platform != "mastodon":
+                continue
+            for part in thread.parts:
+                counted = [m.group(3) for m in textlib._mastodon_urls(part.text)]
+                linked = [part.text[a:b] for a, b in preview_html.mastodon_urls(part.text)]
+                assert linked == counted, part.text
+                checked += len(counted)
+        day += dt.timedelta(days=1)
+    assert checked >= 30

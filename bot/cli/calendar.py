@@ -60,6 +60,8 @@ def command(
     from bot.workspace import Workspace
 
     workspace = Workspace(config_file, posts_dir)
+    if not workspace.posts_dir.is_dir():
+        click.echo(f"thisday: warning: posts folder not found: {workspace.posts_dir}", err=True)
     out_file = svg_file or html_file
     view = calendar_view.build(
         workspace, year, titles=bool(out_file), progress=progress_printer("indexing")

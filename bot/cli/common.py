@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -74,21 +75,32 @@ def friendly_errors(func: F) -> F:
 
 
 def progress_printer(label: str) -> Callable[[int, int], None] | None:
-    """A one-line progress display on a terminal; nothing when output is piped."""
+    """A one-line progress bar on stderr when it is a terminal; None (no output) when piped.
+
+    Redraws at most ten times a second, so that a fast loop is not slowed by the terminal,
+    and ends its line when the work is done.
+    """
     if not sys.stderr.isatty():
         return None
-    last = [-1]
+    last_drawn = [-1.0]
+    finished = [False]
 
     def show(done: int, total: int) -> None:
-        percent = done * 100 // max(total, 1)
-        if percent == last[0]:
+        if total <= 0 or finished[0]:
             return
-        last[0] = percent
+        now = time.monotonic()
+        complete = done >= total
+        if not complete and now - last_drawn[0] < 0.1:
+            return
+        last_drawn[0] = now
+        done = min(done, total)
         width = 30
-        filled = width * done // max(total, 1)
-        end = "\n" if done >= total else ""
+        filled = width * done // total
         bar = "#" * filled + "." * (width - filled)
-        sys.stderr.write(f"\r{label} [{bar}] {done}/{total}{end}")
+        sys.stderr.write(f"\r{label} [{bar}] {done * 100 // total:3d}% {done}/{total}\x1b[K")
+        if complete:
+            finished[0] = True
+            sys.stderr.write("\n")
         sys.stderr.flush()
 
     return show

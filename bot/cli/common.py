@@ -62,6 +62,10 @@ def friendly_errors(func: F) -> F:
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             sys.exit(2)
+        except BrokenPipeError:
+            # The reader went away (`thisday preview | head`): not an error worth a word.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:

@@ -105,18 +105,32 @@ class Browser:
                     raise BrowserError(f"Chromium closed the pipe ({self.log_tail()})")
                 self._buffer += chunk
         raw, _, self._buffer = self._buffer.partition(b"\0")
-        return json.loads(raw)
+        message = json.loads(raw)
+        if message.get("method") == "Page.javascriptDialogOpening":
+            # A dialog blocks the page (and its load event) until answered: dismiss it now,
+            # and let the event stand as an error of that page.
+            self._next_id += 1
+            self._send(
+                {
+                    "id": self._next_id,
+                    "method": "Page.handleJavaScriptDialog",
+                    "params": {"accept": False},
+                    "sessionId": message.get("sessionId"),
+                }
+            )
+        return message
 
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None):
         self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        mine = self._next_id
+        message: dict[str, Any] = {"id": mine, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
         self._send(message)
         deadline = time.monotonic() + TIMEOUT
         while True:
             answer = self._receive(deadline)
-            if answer.get("id") == self._next_id:
+            if answer.get("id") == mine:
                 if "error" in answer:
                     raise BrowserError(f"{method}: {answer['error']}")
                 return answer.get("result", {})
@@ -207,9 +221,6 @@ class Page:
                 self.errors.append(f"log: {params['entry'].get('text')}")
             elif method == "Page.javascriptDialogOpening":
                 self.errors.append(f"dialog: {params.get('message')}")
-                self.browser.call(
-                    "Page.handleJavaScriptDialog", {"accept": False}, session=self.session
-                )
             elif method == "Network.requestWillBeSent":
                 url = params["request"]["url"]
                 if not url.startswith(("file:", "data:")):

@@ -263,6 +263,25 @@ def test_overflow_probe_catches_a_card_that_overflows(chromium: Browser, tmp_pat
     assert any("outside" in item for item in probe["overflow"])
 
 
+def test_harness_reports_errors_dialogs_and_fetches(chromium: Browser, tmp_path: Path) -> None:
+    """The error and network checks are not vacuous either."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<!DOCTYPE html><title>bad</title><img src='http://127.0.0.1:9/x.png' alt='x'>"
+        "<script>alert('hi'); console.error('boom'); notDefined();</script>",
+        encoding="utf-8",
+    )
+    page = chromium.open(bad, 390)
+    try:
+        page.collect()
+    finally:
+        page.close()
+    assert any(e.startswith("dialog: hi") for e in page.errors)
+    assert any(e.startswith("console.error: boom") for e in page.errors)
+    assert any("notDefined" in e for e in page.errors)
+    assert page.requests == ["http://127.0.0.1:9/x.png"]
+
+
 def test_html_with_json_keeps_stdout_one_document(site: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.html"
     result = thisday("preview", "--config", str(site), "--date", DAY, "--json", "--html", str(out))

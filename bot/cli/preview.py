@@ -21,8 +21,8 @@ from bot.cli.common import config_option, date_option, friendly_errors, json_opt
     type=click.Path(dir_okay=False, writable=True),
     default=None,
     metavar="FILE",
-    help="Also write a standalone page showing the threads side by side as followers will "
-    "see them on each platform; prints its path.",
+    help="Write a standalone page showing the threads side by side as followers will see "
+    "them on each platform, and print its path instead of the text (with --json: on stderr).",
 )
 @friendly_errors
 def command(

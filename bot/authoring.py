@@ -292,6 +292,21 @@ def post_text(
 # -- validation ------------------------------------------------------------------------------
 
 
+_DECLARED_ID = re.compile(
+    r"^id:[ \t]*[\"']?([A-Za-z0-9][A-Za-z0-9._/-]*)[\"']?[ \t]*$", re.MULTILINE
+)
+
+
+def declared_id(path: Path) -> str | None:
+    """The id an invalid post file declares, read leniently (or its default, the path)."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return None
+    match = _DECLARED_ID.search(head)
+    return match.group(1) if match else None
+
+
 def validate(
     workspace: Workspace,
     text: str,
@@ -302,7 +317,10 @@ def validate(
     fit: bool,
 ) -> tuple[Event | None, list[Problem]]:
     """Read the text back as `check` reads a file; prove it fits every account when `fit`."""
-    parsed = parse(text.encode("utf-8"), path=shown, default_id=shown, folder=None)
+    # `check` refuses the placeholder so that it is never published; a fresh post from `new`
+    # is judged on everything else, with the operator's story still to come.
+    readable = text.replace(PLACEHOLDER, "The story.")
+    parsed = parse(readable.encode("utf-8"), path=shown, default_id=shown, folder=None)
     problems = list(parsed.problems)
     event = parsed.event
     if image is not None:
@@ -361,8 +379,11 @@ class Author:
         self.ids: dict[str, str] = {}
         for rel in sorted(corpus.entries):
             entry = corpus.entries[rel]
-            if entry.id:
-                self.ids.setdefault(entry.id, rel.replace(os.sep, "/"))
+            # A file that is not valid yet (a fresh `new` still holding its placeholder)
+            # has no id in the index, but will claim the one it declares.
+            event_id = entry.id or declared_id(corpus.root / rel)
+            if event_id:
+                self.ids.setdefault(event_id, rel.replace(os.sep, "/"))
         self.claimed: set[str] = set()  # paths planned in this run
         self.fit_skipped = self._why_no_fit()
         self.fit = self.fit_skipped is None

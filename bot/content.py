@@ -287,6 +287,12 @@ def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None =
         )
 
     paragraphs = _paragraphs(body)
+    for paragraph in paragraphs:
+        if paragraph.startswith("TODO:"):
+            check.error(
+                None, "the story still holds a 'TODO:' placeholder paragraph: replace it first"
+            )
+            break
     if summary is None and paragraphs:
         summary, paragraphs = paragraphs[0], paragraphs[1:]
     if summary is None:

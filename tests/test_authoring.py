@@ -62,7 +62,14 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def read_back(path: Path) -> content.Event:
-    parsed = content.parse(path.read_bytes(), path=str(path), default_id="x", folder=path.parent)
+    """A post as `check` will read it once the operator has written the story."""
+    raw = path.read_bytes()
+    if authoring.PLACEHOLDER.encode() in raw:
+        refused = content.parse(raw, path=str(path), default_id="x", folder=path.parent)
+        assert refused.event is None  # the placeholder itself is never published
+        assert ["placeholder" in p.message for p in refused.problems] == [True]
+        raw = raw.replace(authoring.PLACEHOLDER.encode(), b"The story.")
+    parsed = content.parse(raw, path=str(path), default_id="x", folder=path.parent)
     assert parsed.event is not None, parsed.problems
     assert not [p for p in parsed.problems if p.severity == "error"]
     return parsed.event
@@ -174,6 +181,7 @@ def test_a_written_post_reads_back_as_written(
     )
     for template in (False, True):
         text = authoring.post_text(post, "some-id", template=template)
+        text = text.replace(authoring.PLACEHOLDER, "The story.")
         parsed = content.parse(text.encode(), path="p.md", default_id="d", folder=None)
         assert parsed.event is not None, (text, parsed.problems)
         event = parsed.event
@@ -215,6 +223,9 @@ def test_new_writes_the_whole_format_in_the_shipped_layout(site: Path) -> None:
     assert event.id == "stalin-trotsky-exiled-yes"
     assert (event.month, event.day, event.year) == (1, 16, 1928)
     assert "placeholder" in err.lower()
+    check = thisday("check", "--config", str(site / "thisday.toml"))
+    assert check.returncode == 1 and "'TODO:' placeholder" in check.stdout  # never published
+    path.write_text(text.replace(authoring.PLACEHOLDER, "The story of the exile."))
     check = thisday("check", "--config", str(site / "thisday.toml"))
     assert check.returncode == 0, check.stdout + check.stderr
 

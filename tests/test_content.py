@@ -148,3 +148,11 @@ def test_missing_or_bogus_image(tmp_path):
 def test_crlf_and_bom_are_accepted():
     raw = "\ufeff---\r\ndate: 1928-01-16\r\ntitle: T\r\n---\r\nBody.\r\n".encode()
     assert run(raw).event.summary == "Body."
+
+
+def test_a_todo_placeholder_is_never_published():
+    found = errors(post("date: 1928-01-16\ntitle: T", "TODO: write the story here."))
+    assert found == [
+        "posts/x.md:1: error: the story still holds a 'TODO:' placeholder paragraph:"
+        " replace it first"
+    ]

@@ -141,7 +141,7 @@ def world(tmp_path: Path, pds, mastodon) -> World:
         [publishing]
         backoff = 0.05
         max_backoff = 0.2
-        timeout = 3
+        timeout = 5
         """,
     )
     write_post(

@@ -35,6 +35,7 @@ __all__ = [
     "fits",
     "graphemes",
     "length",
+    "mastodon_urls",
     "prepare",
     "short_url",
     "split",
@@ -298,6 +299,11 @@ def _mastodon_url_re() -> re.Pattern[str]:
 
 
 _MASTODON_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9\.\-]+[a-z0-9]+)", re.IGNORECASE)
+
+
+def mastodon_urls(text: str) -> list[tuple[int, int]]:
+    """Spans of the URLs Mastodon weighs as `url_weight` characters each."""
+    return [m.span(3) for m in _mastodon_urls(text)] if "://" in text else []
 
 
 def _mastodon_urls(text: str) -> list[re.Match[str]]:

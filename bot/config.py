@@ -114,6 +114,36 @@ class Publishing(_Strict):
     timeout: float = Field(default=20.0, gt=0)  # per request
 
 
+class Daemon(_Strict):
+    """`thisday run`: health endpoint, warm-up before each slot, background retries."""
+
+    # "127.0.0.1:9108" serves /healthz and /metrics there (loopback only); "" turns it off.
+    health: str = ""
+    warm_up: float = Field(default=60.0, ge=0, le=3600)  # seconds before each slot
+    retry_every: float = Field(default=60.0, gt=0)  # first wait before retrying an account
+    retry_max: float = Field(default=1800.0, gt=0)  # the wait doubles up to this
+
+    @field_validator("health")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        if not value:
+            return value
+        match = re.fullmatch(r"(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):(\d{1,5})", value)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise ValueError(
+                f'{value!r} must be a loopback address and port like "127.0.0.1:9108" '
+                "(health and metrics are never served beyond this machine)"
+            )
+        return value
+
+    @property
+    def health_address(self) -> tuple[str, int] | None:
+        if not self.health:
+            return None
+        host, _, port = self.health.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 Account = Annotated[MastodonAccount | BlueskyAccount, Field(discriminator="platform")]
 
 
@@ -129,6 +159,7 @@ class Settings(_Strict):
     catch_up_until: dt.time = dt.time(23, 59, 59)
     accounts: dict[str, Account] = Field(default_factory=dict)
     publishing: Publishing = Field(default_factory=Publishing)
+    daemon: Daemon = Field(default_factory=Daemon)
     # Where this file was read from; paths above are resolved against its folder.
     source: Path = Path(".")
 

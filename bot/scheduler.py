@@ -1,0 +1,709 @@
+"""When to publish which day, and the APScheduler alarms that ask.
+
+The ledger is the truth; APScheduler is only a set of alarms, in memory, rebuilt from the
+config at start and on SIGHUP. Every alarm — a slot, a background retry, the catch-up at
+start, a wake after a suspend or a clock jump, a reload — ends in one call,
+`Runner.publish_now(reason)`, which decides from the clock and the ledger alone:
+
+- the day published is always *today* in the configured zone, never a past day;
+- only between today's first slot and the end of the catch-up window (`catch_up_until`,
+  never past the local midnight); a run still going at the window's end is stopped there;
+- only for accounts whose thread for today is not complete in the ledger: a second alarm
+  the same day (APScheduler fires a 01:30 job twice on the autumn night) sends nothing.
+
+The decisions are small pure functions of an instant, so tests drive them with a simulated
+clock across years of days.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    from bot.ledger import Ledger
+    from bot.live import LiveWorkspace
+    from bot.pipeline import Result
+
+log = logging.getLogger("thisday.daemon")
+
+# An on-time slot always gets this long, whatever catch_up_until says.
+MIN_WINDOW = dt.timedelta(minutes=1)
+# The main loop compares the wall clock with the monotonic one this often (seconds).
+CLOCK_CHECK = 60.0
+# A wall-clock move of at least this much (seconds) against the monotonic clock is a jump.
+JUMP_THRESHOLD = 5.0
+# Seconds before the slot at which a warm-up still running is cut short.
+WARM_UP_MARGIN = 1.0
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# -- pure decisions ----------------------------------------------------------------------------
+
+
+def local_instant(
+    day: dt.date, at: dt.time, zone: ZoneInfo, *, latest: bool = False
+) -> dt.datetime:
+    """The UTC instant of a local wall time on a day.
+
+    A time inside a repeated hour is its first occurrence (or its second with `latest`); a
+    time inside a skipped hour is read with the offset before the change, as APScheduler's
+    CronTrigger fires it (01:30 on the spring night in London is 02:30 BST).
+    """
+    first = dt.datetime.combine(day, at, tzinfo=zone).astimezone(dt.UTC)
+    if not latest:
+        return first
+    second = dt.datetime.combine(day, at, tzinfo=zone).replace(fold=1).astimezone(dt.UTC)
+    return max(first, second)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The daily slots and the catch-up window, in the operator's zone."""
+
+    zone: ZoneInfo
+    post_at: tuple[dt.time, ...]
+    until: dt.time
+
+    @classmethod
+    def of(cls, settings: Settings) -> Schedule:
+        return cls(settings.zone, tuple(sorted(settings.post_at)), settings.catch_up_until)
+
+    def today(self, now: dt.datetime) -> dt.date:
+        return now.astimezone(self.zone).date()
+
+    def slots(self, day: dt.date) -> list[dt.datetime]:
+        return sorted(local_instant(day, at, self.zone) for at in self.post_at)
+
+    def window(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        """From the day's first slot to the end of its catch-up window, as UTC instants."""
+        start = self.slots(day)[0]
+        end = max(local_instant(day, self.until, self.zone, latest=True), start + MIN_WINDOW)
+        day_end = local_instant(day + dt.timedelta(days=1), dt.time(0), self.zone)
+        return start, min(end, day_end - dt.timedelta(microseconds=1))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    day: dt.date | None  # the day to publish now; None: nothing to do
+    accounts: tuple[str, ...]
+    why: str
+
+
+def decide(
+    schedule: Schedule,
+    now: dt.datetime,
+    accounts: Sequence[str],
+    complete: Callable[[dt.date, str], bool],
+) -> Decision:
+    """What to publish at `now`: today's thread for the accounts that lack it, if today's
+    window is open. Never another day."""
+    today = schedule.today(now)
+    start, end = schedule.window(today)
+    if now < start:
+        return Decision(None, (), f"before today's first slot ({_local(start, schedule)})")
+    if now > end:
+        return Decision(None, (), f"today's catch-up window closed at {_local(end, schedule)}")
+    pending = tuple(name for name in accounts if not complete(today, name))
+    if not pending:
+        return Decision(None, (), "today's thread is complete on every account")
+    return Decision(today, pending, "due")
+
+
+def next_slot(schedule: Schedule, now: dt.datetime, *, skip_today: bool = False) -> dt.datetime:
+    """The next slot after `now` (not today's when today is done)."""
+    today = schedule.today(now)
+    for offset in range(3):
+        day = today + dt.timedelta(days=offset)
+        if offset == 0 and skip_today:
+            continue
+        for slot in schedule.slots(day):
+            if slot > now:
+                return slot
+    raise AssertionError("a daily slot always comes within two days")
+
+
+def retry_delay(failures: int, first: float, cap: float) -> float:
+    """Seconds before the next background retry after `failures` failed runs in a row."""
+    return float(min(cap, first * 2 ** max(0, failures - 1)))
+
+
+class ClockWatch:
+    """Notices the wall clock moving against the monotonic one: a suspend (the monotonic
+    clock stops while the machine sleeps) or a clock stepped by hand or by NTP. APScheduler
+    waits in monotonic time, so after either it would wake late or not at all for a slot."""
+
+    def __init__(
+        self,
+        threshold: float = JUMP_THRESHOLD,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self._wall = wall
+        self._monotonic = monotonic
+        self._offset = self._read()
+
+    def _read(self) -> float:
+        return self._wall() - self._monotonic()
+
+    def check(self) -> float:
+        """Seconds the wall clock jumped since the last check (0.0 if it kept pace)."""
+        offset = self._read()
+        jump, self._offset = offset - self._offset, offset
+        return jump if abs(jump) >= self.threshold else 0.0
+
+
+def _local(moment: dt.datetime, schedule: Schedule) -> str:
+    return moment.astimezone(schedule.zone).isoformat(timespec="seconds")
+
+
+# -- triggers ----------------------------------------------------------------------------------
+
+
+def slot_triggers(schedule: Schedule) -> list[tuple[dt.time, CronTrigger]]:
+    from apscheduler.triggers.cron import CronTrigger
+
+    return [
+        (at, CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=schedule.zone))
+        for at in schedule.post_at
+    ]
+
+
+def warm_up_trigger(at: dt.time, seconds: float, zone: ZoneInfo) -> CronTrigger:
+    from apscheduler.triggers.cron import CronTrigger
+
+    moment = dt.datetime.combine(dt.date(2000, 1, 2), at) - dt.timedelta(seconds=seconds)
+    return CronTrigger(hour=moment.hour, minute=moment.minute, second=moment.second, timezone=zone)
+
+
+def misfire_grace(schedule: Schedule, at: dt.time) -> int:
+    """APScheduler may run a late slot alarm until the catch-up window would close (the
+    window check in `decide` is the real rule; this only keeps APScheduler from dropping
+    an alarm that is still useful)."""
+    slot = dt.datetime.combine(dt.date(2000, 1, 1), at)
+    until = dt.datetime.combine(dt.date(2000, 1, 1), schedule.until)
+    return max(int(MIN_WINDOW.total_seconds()), int((until - slot).total_seconds()))
+
+
+# -- running one decision ----------------------------------------------------------------------
+
+
+class PipelineLike(Protocol):
+    def publish(
+        self, day: dt.date, accounts: Sequence[str] | None = None, *, dry_run: bool = False
+    ) -> list[Result]: ...
+
+    def warm_up(self, accounts: Sequence[str] | None = None) -> dict[str, str | None]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class RunState:
+    """What the last runs did, for /healthz."""
+
+    last_attempt: dt.datetime | None = None
+    last_success: dt.datetime | None = None
+    last_results: list[dict[str, Any]] = field(default_factory=list)
+    retry_at: dt.datetime | None = None
+
+
+class Runner:
+    """Runs `decide` and, when something is due, the pipeline; one run at a time."""
+
+    def __init__(
+        self,
+        workspace: LiveWorkspace,
+        pipeline: PipelineLike,
+        *,
+        halt: threading.Event,
+        retry: Callable[[dt.datetime], None],
+        dry_run: bool = False,
+    ) -> None:
+        self.workspace = workspace
+        self.pipeline = pipeline
+        self.halt = halt  # the pipeline's stop event: set on shutdown and at deadlines
+        self.retry = retry
+        self.dry_run = dry_run
+        self.state = RunState()
+        self.stopping = False
+        self.lock = threading.Lock()  # one publish (or warm-up, or reload) at a time
+        self._stop_lock = threading.Lock()
+        self._failures: dict[dt.date, int] = {}
+        self._ledger: Ledger | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.workspace.settings
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule.of(self.settings)
+
+    def accounts(self) -> list[str]:
+        return list(self.settings.active_accounts())
+
+    # -- the ledger's answers -------------------------------------------------------------
+
+    def ledger(self) -> Ledger | None:
+        if self._ledger is None or self._ledger.path.parent != self.settings.state_dir:
+            # A dry run never creates the ledger.
+            self._ledger = self.workspace.ledger(create=not self.dry_run)
+        return self._ledger
+
+    def complete(self, day: dt.date, account: str) -> bool:
+        ledger = self.ledger()
+        return ledger is not None and ledger.complete(day.isoformat(), account)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish_now(self, reason: str) -> list[Result]:
+        """Publish today's thread where it is due and missing; nothing otherwise."""
+        with self.lock:
+            if self.stopping:
+                return []
+            try:
+                return self._publish(reason)
+            except Exception as exc:
+                # Never let an alarm die silently: say so, and try again in the background.
+                log.exception("publishing (%s) failed unexpectedly", reason)
+                self._failed_unexpectedly(exc)
+                return []
+            finally:
+                if self._ledger is not None:
+                    self._ledger.close()  # this thread's connection
+
+    def _publish(self, reason: str) -> list[Result]:
+        from bot.pipeline import FAILED, Result
+
+        now = utcnow()
+        schedule = self.schedule
+        decision = decide(schedule, now, self.accounts(), self.complete)
+        if decision.day is None:
+            log.info("nothing to publish (%s): %s", reason, decision.why)
+            return []
+        day = decision.day
+        _, end = schedule.window(day)
+        log.info(
+            "publishing %s to %s (%s)%s",
+            day.isoformat(),
+            ", ".join(decision.accounts),
+            reason,
+            " [dry run]" if self.dry_run else "",
+            extra={"day": day.isoformat()},
+        )
+        self.workspace.refresh_templates()
+        self.state.last_attempt = now
+        try:
+            with self.deadline(end):
+                results = self.pipeline.publish(day, decision.accounts, dry_run=self.dry_run)
+        except Exception as exc:
+            log.error("publishing %s failed: %s", day.isoformat(), exc)
+            results = [
+                Result(name, self.settings.accounts[name].platform, None, FAILED, str(exc))
+                for name in decision.accounts
+            ]
+        self._report(day, results)
+        self._follow_up(day, results, end)
+        return results
+
+    def _failed_unexpectedly(self, exc: Exception) -> None:
+        from bot.pipeline import FAILED, Result
+
+        now = utcnow()
+        schedule = self.schedule
+        today = schedule.today(now)
+        start, end = schedule.window(today)
+        if start <= now <= end:
+            failed = [Result(name, "", None, FAILED, str(exc)) for name in self.accounts()]
+            self._follow_up(today, failed, end)
+
+    def _report(self, day: dt.date, results: list[Result]) -> None:
+        from bot.pipeline import DRY_RUN, FAILED, PUBLISHED
+
+        self.state.last_results = [r.to_json() for r in results]
+        if not results:
+            log.info("%s: no event to publish", day.isoformat(), extra={"day": day.isoformat()})
+        for result in results:
+            extra = {"account": result.account, "event": result.event, "day": day.isoformat()}
+            if result.status == PUBLISHED:
+                log.info(
+                    "%s: %s is published (%d parts)",
+                    result.account,
+                    result.event,
+                    len(result.parts),
+                    extra=extra,
+                )
+            elif result.status == DRY_RUN:
+                for n, text in enumerate(result.texts, 1):
+                    log.info(
+                        "dry run: would publish part %d/%d of %s to %s:\n%s",
+                        n,
+                        len(result.texts),
+                        result.event,
+                        result.account,
+                        text,
+                        extra=extra,
+                    )
+            elif result.status == FAILED:
+                what = f"{result.event} failed" if result.event else "failed"
+                log.warning("%s: %s: %s", result.account, what, result.error, extra=extra)
+        if results and not any(r.status == FAILED for r in results) and not self.dry_run:
+            self.state.last_success = utcnow()
+
+    def _follow_up(self, day: dt.date, results: list[Result], end: dt.datetime) -> None:
+        """Accounts still failing are retried in the background, with backoff, until the
+        window closes; the others are done and not held up."""
+        from bot.pipeline import FAILED
+
+        failed = sorted({r.account for r in results if r.status == FAILED})
+        for old in [d for d in self._failures if d != day]:
+            del self._failures[old]
+        if not failed:
+            self._failures.pop(day, None)
+            self.state.retry_at = None
+            return
+        if self.dry_run or self.stopping:
+            return
+        count = self._failures[day] = self._failures.get(day, 0) + 1
+        policy = self.settings.daemon
+        at = utcnow() + dt.timedelta(
+            seconds=retry_delay(count, policy.retry_every, policy.retry_max)
+        )
+        if at >= end:
+            self.state.retry_at = None
+            log.error(
+                "giving up on %s for %s: the catch-up window closes at %s",
+                day.isoformat(),
+                ", ".join(failed),
+                _local(end, self.schedule),
+                extra={"day": day.isoformat()},
+            )
+            return
+        self.state.retry_at = at
+        log.warning(
+            "retrying %s for %s at %s",
+            day.isoformat(),
+            ", ".join(failed),
+            _local(at, self.schedule),
+            extra={"day": day.isoformat()},
+        )
+        self.retry(at)
+
+    # -- warm-up and new day --------------------------------------------------------------
+
+    def warm_up(self, reason: str, until: dt.datetime | None = None) -> None:
+        """Read the day's content and open every session ahead of a slot, so the slot itself
+        only sends. Cut short at `until` (just before the slot) whatever happens."""
+        if not self.lock.acquire(blocking=False):
+            return  # a publish is running: the sessions are as warm as they get
+        try:
+            if self.stopping:
+                return
+            today = self.schedule.today(utcnow())
+            count = self.workspace.prime(today, today + dt.timedelta(days=1))
+            self.workspace.refresh_templates()
+            log.info("warm-up (%s): %d event(s) for %s", reason, count, today.isoformat())
+            if self.dry_run:
+                return
+            with self.deadline(until) if until else contextlib.nullcontext():
+                outcome = self.pipeline.warm_up()
+            for account, error in outcome.items():
+                if error:
+                    log.warning("%s: cannot connect ahead of time: %s", account, error)
+        except Exception:
+            log.exception("warm-up (%s) failed", reason)
+        finally:
+            self.lock.release()
+
+    def new_day(self) -> None:
+        """At local midnight: read today's and tomorrow's files (their last good versions)."""
+        with self.lock:
+            today = self.schedule.today(utcnow())
+            try:
+                count = self.workspace.prime(today, today + dt.timedelta(days=1))
+            except Exception:
+                log.exception("reading the posts for %s failed", today.isoformat())
+                return
+            log.info("new day %s: %d event(s) available", today.isoformat(), count)
+
+    # -- stopping -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def deadline(self, at: dt.datetime) -> Iterator[None]:
+        """Stop the pipeline at `at` (between requests, and any backoff wait at once)."""
+        seconds = max(0.0, (at - utcnow()).total_seconds())
+        timer = threading.Timer(seconds, self.halt.set)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            with self._stop_lock:
+                if not self.stopping:
+                    self.halt.clear()
+
+    def stop(self) -> None:
+        with self._stop_lock:
+            self.stopping = True
+            self.halt.set()
+
+
+# -- the daemon's alarms -----------------------------------------------------------------------
+
+SLOT, WARM_UP, NEW_DAY, RETRY = "slot", "warm-up", "new-day", "retry"
+
+
+class DailyScheduler:
+    """The APScheduler side: a BackgroundScheduler with an in-memory job store whose alarms
+    call the Runner. Jobs are built from the config, never stored."""
+
+    def __init__(self, config_file: str | None, posts: str | None = None, *, dry_run: bool = False):
+        from bot.live import LiveWorkspace
+        from bot.pipeline import Pipeline
+
+        self.config_file = config_file
+        self.dry_run = dry_run
+        self.workspace = LiveWorkspace(config_file, posts)
+        self.halt = threading.Event()
+        self.pipeline: PipelineLike = Pipeline(self.workspace, stop=self.halt)
+        self.runner = Runner(
+            self.workspace, self.pipeline, halt=self.halt, retry=self._retry_at, dry_run=dry_run
+        )
+        self._scheduler: BackgroundScheduler | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.workspace.settings
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, *, paused: bool = False) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+            timezone=self.settings.zone,
+        )
+        self._build_jobs()
+        self._scheduler.start(paused=paused)
+        self._now("start", self._start_up)
+
+    def _start_up(self) -> None:
+        """Catch up at start, then open the sessions (and so check the credentials)."""
+        self.runner.publish_now("catch-up at start")
+        if self.runner.stopping:
+            return
+        soon = next_slot(self.runner.schedule, utcnow())
+        self.runner.warm_up("start", until=soon - dt.timedelta(seconds=WARM_UP_MARGIN))
+
+    def _build_jobs(self) -> None:
+        scheduler = self._scheduler
+        assert scheduler is not None
+        for job in scheduler.get_jobs():
+            if job.id != RETRY:
+                job.remove()
+        schedule = self.runner.schedule
+        zone = schedule.zone
+        warm = self.settings.daemon.warm_up
+        for at, trigger in slot_triggers(schedule):
+            label = at.isoformat()
+            scheduler.add_job(
+                self.runner.publish_now,
+                trigger,
+                args=[f"slot {label}"],
+                id=f"{SLOT} {label}",
+                name=f"publish at {label} {zone.key}",
+                misfire_grace_time=misfire_grace(schedule, at),
+                coalesce=True,
+                max_instances=1,
+            )
+            if warm > 0:
+                slot_local = at.isoformat()
+                scheduler.add_job(
+                    self._warm_up_for,
+                    warm_up_trigger(at, warm, zone),
+                    args=[at],
+                    id=f"{WARM_UP} {label}",
+                    name=f"warm up for {slot_local}",
+                    misfire_grace_time=max(1, int(warm) - 1),
+                    coalesce=True,
+                    max_instances=1,
+                )
+        from apscheduler.triggers.cron import CronTrigger
+
+        scheduler.add_job(
+            self.runner.new_day,
+            CronTrigger(hour=0, minute=0, second=5, timezone=zone),
+            id=NEW_DAY,
+            name="new day",
+            misfire_grace_time=3600,
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def _warm_up_for(self, at: dt.time) -> None:
+        slot = next_slot(self.runner.schedule, utcnow())
+        self.runner.warm_up(
+            f"before {at.isoformat()}", until=slot - dt.timedelta(seconds=WARM_UP_MARGIN)
+        )
+
+    def _retry_at(self, when: dt.datetime) -> None:
+        if self._scheduler is None:
+            return
+        from apscheduler.triggers.date import DateTrigger
+
+        self._scheduler.add_job(
+            self.runner.publish_now,
+            DateTrigger(when),
+            args=["background retry"],
+            id=RETRY,
+            name="retry the accounts still failing",
+            replace_existing=True,
+            misfire_grace_time=3600,  # decide() says whether it is still in time
+        )
+
+    def _now(self, name: str, func: Callable[[], Any]) -> None:
+        """Run `func` on a scheduler thread as soon as possible (one at a time per name)."""
+        if self._scheduler is None:
+            return
+        self._scheduler.add_job(
+            func,
+            id=f"now {name}",
+            name=name,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    # -- events from the service loop -----------------------------------------------------
+
+    def clock_jumped(self, seconds: float) -> None:
+        log.warning(
+            "the clock moved %+.0f s against the monotonic clock (suspend or clock change):"
+            " checking what is due",
+            seconds,
+        )
+        if self._scheduler is not None:
+            self._scheduler.wakeup()
+        self._now("wake", lambda: self.runner.publish_now("wake after a clock jump"))
+
+    def request_reload(self, done: Callable[[bool], None] | None = None) -> None:
+        self._now("reload", lambda: self._reload(done))
+
+    def _reload(self, done: Callable[[bool], None] | None) -> None:
+        """SIGHUP: read the config again; a bad one is reported and the old one kept."""
+        from bot import config
+        from bot.pipeline import Pipeline
+
+        ok = False
+        try:
+            try:
+                settings = config.load(self.config_file)
+            except config.ConfigError as exc:
+                log.error("config not reloaded, the old one stays in use:\n%s", exc)
+                return
+            old = self.settings
+            if settings.state_dir != old.state_dir:
+                log.error(
+                    "config not reloaded: the state folder changed (%s -> %s); restart to use it",
+                    old.state_dir,
+                    settings.state_dir,
+                )
+                return
+            with self.runner.lock:
+                if self.runner.stopping:
+                    return
+                keep = (
+                    settings.accounts == old.accounts
+                    and settings.publishing == old.publishing
+                    and settings.base == old.base
+                    and _secrets(settings) == _secrets(old)
+                )
+                self.workspace.adopt(settings)
+                if not keep:
+                    # Accounts or credentials changed: new sessions (tokens are read anew).
+                    self.pipeline.close()
+                    self.pipeline = Pipeline(self.workspace, stop=self.halt)
+                    self.runner.pipeline = self.pipeline
+                if self._scheduler is not None:
+                    self._build_jobs()  # each trigger carries the (new) zone
+            log.info(
+                "config reloaded (%s)%s",
+                ", ".join(t.isoformat() for t in settings.post_at) + f" {settings.timezone}",
+                "" if keep else "; accounts changed, sessions reopened",
+            )
+            ok = True
+        except Exception:
+            log.exception("config reload failed; the old config stays in use")
+        finally:
+            if done is not None:
+                done(ok)
+        self.runner.publish_now("catch-up after reload")
+
+    def stop(self, timeout: float = 8.0) -> bool:
+        """Stop the alarms and the pipeline; True if the run in flight (if any) finished
+        within `timeout` seconds, False if it was abandoned (the ledger's `sending` rows
+        are reconciled at the next start)."""
+        self.runner.stop()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        finished = self.runner.lock.acquire(timeout=timeout)
+        if finished:
+            try:
+                self.pipeline.close()
+            finally:
+                self.runner.lock.release()
+        return finished
+
+    # -- questions (health, metrics) ------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        scheduler = self._scheduler
+        thread = getattr(scheduler, "_thread", None)
+        return bool(scheduler and scheduler.running and thread and thread.is_alive())
+
+    def next_run(self) -> dt.datetime | None:
+        """The next alarm that may publish: a slot or a pending retry."""
+        if self._scheduler is None:
+            return None
+        times = [
+            job.next_run_time
+            for job in self._scheduler.get_jobs()
+            if (job.id.startswith(SLOT) or job.id == RETRY) and job.next_run_time
+        ]
+        return min(times).astimezone(dt.UTC) if times else None
+
+
+def _secrets(settings: Settings) -> tuple[str | None, ...]:
+    """The credentials as read now, to tell whether a reload must reopen the sessions."""
+    from bot.config import MastodonAccount, read_secret
+
+    values = []
+    for account in settings.accounts.values():
+        if isinstance(account, MastodonAccount):
+            values.append(read_secret(account.token_env, account.token_file, settings.base))
+        else:
+            values.append(read_secret(account.password_env, account.password_file, settings.base))
+    return tuple(values)

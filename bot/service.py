@@ -1,0 +1,433 @@
+"""`thisday run` as a service: one daemon per state folder, signals, systemd, health.
+
+- Lock: `state/daemon.lock` (flock, not blocking) holds the pid; a second daemon on the
+  same state folder refuses to start and names the first one.
+- Signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread (the mask is set before
+  any thread starts, and threads inherit it) and taken by the main thread alone with
+  `sigtimedwait`: no handler runs in the middle of other code.
+- The main thread sleeps in that wait. It wakes every CLOCK_CHECK seconds to compare the
+  wall clock with the monotonic one (a suspend or a clock change; see scheduler.ClockWatch)
+  and, only when systemd asks for it ($WATCHDOG_USEC), to send WATCHDOG=1 while the
+  scheduler thread is alive. No other loop runs while idle.
+- systemd notifications (READY=1, RELOADING=1, STOPPING=1, WATCHDOG=1, STATUS=) go as
+  datagrams to $NOTIFY_SOCKET; no dependency needed.
+- /healthz and Prometheus /metrics on a loopback address when `[daemon] health` is set:
+  one stdlib server thread that blocks until a request comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import http.server
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.scheduler import DailyScheduler
+
+log = logging.getLogger("thisday.daemon")
+
+SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+STOP_TIMEOUT = 8.0  # seconds to let the request in flight finish; systemd waits 15
+
+
+# -- one daemon per state folder ---------------------------------------------------------------
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+class DaemonLock:
+    """An exclusive flock on `state/daemon.lock`, held for the daemon's lifetime. Separate
+    from the ledger's publish lock, which is held only while publishing."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "daemon.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = _read_pid(self.path)
+            who = f"pid {pid}" if pid else "another process"
+            raise AlreadyRunning(
+                f"another thisday daemon ({who}) is already running on the state folder "
+                f"{self.path.parent}; stop it first (systemctl stop thisday), or give this one "
+                "its own `state` folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def lock_holder(state_dir: Path) -> int | None:
+    """The pid of the daemon running on this state folder, or None when none is."""
+    path = state_dir / "daemon.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(path) or -1
+    finally:
+        os.close(fd)
+    return None
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+# -- systemd -------------------------------------------------------------------------------
+
+
+def notify(*lines: str) -> bool:
+    """Send sd_notify lines to $NOTIFY_SOCKET; False when not run by systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # abstract namespace
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall("\n".join(lines).encode())
+        return True
+    except OSError as exc:
+        log.warning("cannot notify systemd: %s", exc)
+        return False
+
+
+def watchdog_interval() -> float | None:
+    """Seconds between WATCHDOG=1 pings (half of systemd's WatchdogSec), or None."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(0.05, int(usec) / 2_000_000)
+    except ValueError:
+        return None
+
+
+# -- health and metrics --------------------------------------------------------------------
+
+
+class HealthServer:
+    """GET /healthz (JSON; 200 while the scheduler runs, 503 otherwise) and GET /metrics
+    (Prometheus text) on a loopback address, served by one thread that sleeps in accept."""
+
+    def __init__(self, address: tuple[str, int], daemon: DailyScheduler) -> None:
+        self.daemon = daemon
+        self._closed = False
+        self._events: tuple[float, dt.date, int] | None = None
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            server_version = "thisday"
+            sys_version = ""
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # scrapes every few seconds would drown the journal
+
+            def do_GET(self) -> None:
+                owner._answer(self)
+
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+
+        class Server(http.server.HTTPServer):
+            address_family = family
+            allow_reuse_address = True
+
+        self._server = Server(address, Handler)
+        self._server.timeout = None
+        self.address = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._serve, name="health", daemon=True)
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", *self.address)
+        return self
+
+    def _serve(self) -> None:
+        while not self._closed:
+            with contextlib.suppress(Exception):
+                self._server.handle_request()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError), socket.create_connection(self.address, timeout=0.5):
+            pass  # wake the thread out of accept
+        self._thread.join(timeout=1.0)
+        self._server.server_close()
+
+    def _answer(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        path = request.path.split("?", 1)[0]
+        try:
+            if path == "/healthz":
+                status, body = self.health()
+                data = json.dumps(body, indent=1).encode()
+                kind = "application/json"
+            elif path == "/metrics":
+                status, data = 200, self.metrics().encode()
+                kind = "text/plain; version=0.0.4; charset=utf-8"
+            else:
+                status, data, kind = 404, b"not found\n", "text/plain"
+        except Exception as exc:
+            log.exception("answering %s failed", path)
+            status, data, kind = 500, f"error: {type(exc).__name__}\n".encode(), "text/plain"
+        request.send_response(status)
+        request.send_header("Content-Type", kind)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    # -- what they say --------------------------------------------------------------------
+
+    def _ledger_figures(self) -> dict[str, Any]:
+        from bot.status import ledger_figures
+
+        ledger = self.daemon.workspace.ledger(create=False)
+        if ledger is None:
+            return {"sent": {}, "failed": {}, "last_sent": {}}
+        try:
+            return ledger_figures(ledger)
+        finally:
+            ledger.close()
+
+    def _events_today(self, today: dt.date) -> int:
+        # Reading the posts folder costs a directory scan: at most once a minute.
+        cached = self._events
+        if cached and cached[1] == today and time.monotonic() - cached[0] < 60:
+            return cached[2]
+        count = len(self.daemon.workspace.candidates(today))
+        self._events = (time.monotonic(), today, count)
+        return count
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        from bot.scheduler import utcnow
+
+        daemon = self.daemon
+        runner = daemon.runner
+        now = utcnow()
+        today = runner.schedule.today(now)
+        accounts = runner.accounts()
+        ledger = daemon.workspace.ledger(create=False)
+        try:
+            done = {
+                name: bool(ledger and ledger.complete(today.isoformat(), name)) for name in accounts
+            }
+        finally:
+            if ledger is not None:
+                ledger.close()
+        running = daemon.running and not runner.stopping
+        state = runner.state
+        next_run = daemon.next_run()
+        body = {
+            "status": "ok" if running else "stopping" if runner.stopping else "down",
+            "dry_run": daemon.dry_run,
+            "today": today.isoformat(),
+            "complete": done,
+            "next_run": next_run.isoformat() if next_run else None,
+            "retry_at": state.retry_at.isoformat() if state.retry_at else None,
+            "last_attempt": state.last_attempt.isoformat() if state.last_attempt else None,
+            "last_success": state.last_success.isoformat() if state.last_success else None,
+            "template_problems": [str(p) for p in daemon.workspace.template_problems],
+        }
+        return (200 if running else 503), body
+
+    def metrics(self) -> str:
+        from bot.scheduler import utcnow
+
+        daemon = self.daemon
+        figures = self._ledger_figures()
+        accounts = sorted(set(daemon.runner.accounts()) | set(figures["sent"]))
+        now = utcnow()
+        today = daemon.runner.schedule.today(now)
+        out: list[str] = []
+
+        def metric(name: str, kind: str, text: str, values: list[tuple[str, float]]) -> None:
+            out.append(f"# HELP {name} {text}")
+            out.append(f"# TYPE {name} {kind}")
+            for labels, value in values:
+                out.append(f"{name}{labels} {_number(value)}")
+
+        def by_account(table: dict[str, float]) -> list[tuple[str, float]]:
+            return [(f'{{account="{name}"}}', table.get(name, 0)) for name in accounts]
+
+        metric(
+            "thisday_posts_published_total",
+            "counter",
+            "Parts (posts) published, by account (from the ledger).",
+            by_account(figures["sent"]),
+        )
+        metric(
+            "thisday_posts_failed_total",
+            "counter",
+            "Threads that failed a publish run, by account (from the ledger).",
+            by_account(figures["failed"]),
+        )
+        metric(
+            "thisday_last_success_timestamp_seconds",
+            "gauge",
+            "When the account's last part was published (Unix time; 0 = never).",
+            [
+                (labels, _timestamp(figures["last_sent"].get(name)))
+                for labels, name in ((f'{{account="{n}"}}', n) for n in accounts)
+            ],
+        )
+        next_run = daemon.next_run()
+        metric(
+            "thisday_next_run_timestamp_seconds",
+            "gauge",
+            "The next scheduled publish (a slot or a retry; Unix time).",
+            [("", next_run.timestamp() if next_run else 0)],
+        )
+        metric(
+            "thisday_events_today",
+            "gauge",
+            "Valid events available for today in the configured timezone.",
+            [("", self._events_today(today))],
+        )
+        ledger = daemon.workspace.ledger(create=False)
+        try:
+            complete = {
+                name: float(bool(ledger and ledger.complete(today.isoformat(), name)))
+                for name in accounts
+            }
+        finally:
+            if ledger is not None:
+                ledger.close()
+        metric(
+            "thisday_today_complete",
+            "gauge",
+            "1 when today's thread is complete on the account.",
+            by_account(complete),
+        )
+        metric("thisday_up", "gauge", "1 while the scheduler runs.", [("", float(daemon.running))])
+        return "\n".join(out) + "\n"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _timestamp(iso: str | None) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp() if iso else 0.0
+
+
+# -- the daemon's main thread ----------------------------------------------------------------
+
+
+def serve(
+    config_file: str | None, posts: str | None = None, *, dry_run: bool = False, level: str = "INFO"
+) -> int:
+    """Run until SIGTERM/SIGINT; return the exit code (or leave with os._exit when the
+    request in flight had to be abandoned)."""
+    # Before any thread exists: every thread inherits the mask, so only the wait below
+    # ever sees these signals.
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+
+    from bot import logs
+    from bot.scheduler import CLOCK_CHECK, ClockWatch, DailyScheduler
+
+    logs.setup(level)
+    daemon = DailyScheduler(config_file, posts, dry_run=dry_run)
+    settings = daemon.settings
+    lock: DaemonLock | None = None
+    if not dry_run:  # a dry run touches no state: it may run beside the real daemon
+        lock = DaemonLock(settings.state_dir)
+        try:
+            lock.acquire()
+        except AlreadyRunning as exc:
+            log.error("%s", exc)
+            return 1
+
+    health: HealthServer | None = None
+    watch = ClockWatch()
+    ping_every = watchdog_interval()
+    clean = True
+    try:
+        daemon.start()
+        address = settings.daemon.health_address
+        if address:
+            health = HealthServer(address, daemon).start()
+        next_run = daemon.next_run()
+        status = f"next run {next_run.isoformat(timespec='seconds')}" if next_run else "idle"
+        notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+        log.info(
+            "thisday daemon started (pid %d%s): posts at %s %s, catch-up until %s; %s",
+            os.getpid(),
+            ", dry run" if dry_run else "",
+            ", ".join(t.isoformat() for t in settings.post_at),
+            settings.timezone,
+            settings.catch_up_until.isoformat(),
+            status,
+        )
+        next_ping = time.monotonic()
+        while True:
+            timeout = CLOCK_CHECK
+            if ping_every:
+                timeout = max(0.0, min(timeout, next_ping - time.monotonic()))
+            info = signal.sigtimedwait(SIGNALS, timeout)
+            if ping_every and time.monotonic() >= next_ping:
+                if daemon.running:
+                    notify("WATCHDOG=1")
+                next_ping = time.monotonic() + ping_every
+            jump = watch.check()
+            if jump:
+                daemon.clock_jumped(jump)
+            if info is None:
+                continue
+            if info.si_signo == signal.SIGHUP:
+                log.info("SIGHUP: reloading the config")
+                usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+                notify("RELOADING=1", f"MONOTONIC_USEC={usec}")
+                daemon.request_reload(done=lambda ok: notify("READY=1"))
+                continue
+            log.info("%s: stopping", signal.Signals(info.si_signo).name)
+            break
+    finally:
+        notify("STOPPING=1")
+        clean = daemon.stop(timeout=STOP_TIMEOUT)
+        if health is not None:
+            health.close()
+        if lock is not None:
+            lock.release()
+    if not clean:
+        log.warning(
+            "stopped without waiting for the request in flight; its part is checked and "
+            "completed exactly once at the next start"
+        )
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(0)  # worker threads still wait on the network; the ledger is consistent
+    log.info("stopped")
+    return 0

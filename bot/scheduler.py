@@ -522,8 +522,8 @@ class DailyScheduler:
         scheduler = self._scheduler
         assert scheduler is not None
         for job in scheduler.get_jobs():
-            if job.id != RETRY:
-                job.remove()
+            if job.id.startswith((SLOT, WARM_UP, NEW_DAY)):
+                job.remove()  # a pending retry or catch-up stays
         schedule = self.runner.schedule
         zone = schedule.zone
         warm = self.settings.daemon.warm_up

@@ -146,7 +146,7 @@ def render(doc: dict[str, Any]) -> str:
         lines.append("daemon:    not running")
     window = doc["window"]
     lines.append(
-        f"today:     {doc['today']}, slots {', '.join(doc['slots'])}; "
+        f"today:     {doc['today']}, slots {', '.join(s[11:19] for s in doc['slots'])}; "
         f"catch-up window until {window['end']} ({window['state']})"
     )
     due = " — today's thread is due now" if doc["due_now"] else ""

@@ -119,33 +119,6 @@ def test_tricky_clusters_count_once() -> None:
         assert count_graphemes(cluster) == 1, cluster
 
 
-def test_fallback_segmenter_agrees_with_wcwidth() -> None:
-    import wcwidth
-
-    samples = [
-        "a\r\nb",
-        ZWJ_FAMILY + FLAG_JP * 3 + "\U0001f1ef" + WAVE_MEDIUM + KEYCAP_ONE,
-        KSSI + "\u0915\u094d\u200d\u0937" + HANGUL_JAMO + "\uac01\u11a8" + E_ACUTE,
-        "\u0600abc \u0e01\u0e33 \U0001f3f4\U000e0067\U000e0062\U000e0065"
-        "\U000e006e\U000e0067\U000e007f",
-        "\x00\u200b\u00ad\ufeff x",
-    ]
-    for s in samples:
-        assert list(text._fallback_iter_graphemes(s)) == list(wcwidth.iter_graphemes(s)), s
-
-
-def test_segmenter_falls_back_without_wcwidth_iter_graphemes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(sys.modules, "wcwidth", types.ModuleType("wcwidth"))
-    text._segmenter.cache_clear()
-    try:
-        assert text._segmenter() is text._fallback_iter_graphemes
-        assert count_graphemes(ZWJ_FAMILY + KSSI) == 2
-    finally:
-        text._segmenter.cache_clear()
-
-
 # --- Mastodon length ---------------------------------------------------------------------
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import string
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import regex
-import wcwidth
 from atproto_client import models
 from atproto_client.utils import detect_facets
 from hypothesis import HealthCheck, example, given, settings
@@ -22,7 +19,6 @@ from mastodon import Mastodon
 from mastodon import utility as mastodon_utility
 from mastodon._url_regex import url_regex as mastodon_url_regex
 
-from bot import text
 from bot.text import (
     BLUESKY_DEFAULT,
     MASTODON_DEFAULT,
@@ -343,35 +339,3 @@ def test_graphemes_match_regex(s: str) -> None:
     assert graphemes(s) == clusters(s)
     assert count_graphemes(s) == len(clusters(s))
     assert length(s, BLUESKY_DEFAULT) == len(clusters(s))
-
-
-@SETTINGS
-@given(s=st.text() | stories)
-def test_fallback_segmenter_matches_wcwidth(s: str) -> None:
-    assert list(text._fallback_iter_graphemes(s)) == list(wcwidth.iter_graphemes(s))
-
-
-@contextmanager
-def fallback_segmenter() -> Iterator[None]:
-    saved = text._segmenter
-    text._segmenter = lambda: text._fallback_iter_graphemes  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        text._segmenter = saved
-
-
-@settings(max_examples=80, deadline=None)
-@given(story=stories, rules=all_rules)
-def test_split_with_fallback_segmenter_matches_wcwidth(story: str, rules: Rules) -> None:
-    rich = prepare(story, rules)
-    try:
-        expected = split(rich, rules, reserve=5)
-    except TextTooLong:
-        expected = None
-    with fallback_segmenter():
-        try:
-            got = split(rich, rules, reserve=5)
-        except TextTooLong:
-            got = None
-    assert got == expected

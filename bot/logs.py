@@ -61,7 +61,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = redact(super().format(record))  # tracebacks included
         account = getattr(record, "account", None)
         return f"{line}  [{account}]" if account else line
 

@@ -314,7 +314,9 @@ class Pipeline:
             except PublishError as exc:
                 error = str(exc)
                 log.error("%s: %s not published: %s", name, event_id, error)
-                ledger.note(day.isoformat(), name, event_id, "failed", error)
+                # A thread cut short by shutdown is not a failure: it resumes on the next start.
+                kind = "stopped" if self.stop.is_set() else "failed"
+                ledger.note(day.isoformat(), name, event_id, kind, error)
                 results.append(
                     Result(
                         name,

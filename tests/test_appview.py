@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-
 from support import thisday, write_config, write_post
 
 pytestmark = [pytest.mark.servers, pytest.mark.network]
@@ -52,7 +51,9 @@ def test_follower_reads_the_whole_thread_through_the_appview(tmp_path, atproto_n
     )
     config = str(tmp_path / "thisday.toml")
     env = {"TEST_BSKY_PASSWORD": author.password}
-    preview = json.loads(thisday("preview", "--date", "2027-07-20", "--json", "--config", config).stdout)
+    preview = json.loads(
+        thisday("preview", "--date", "2027-07-20", "--json", "--config", config).stdout
+    )
     expected = preview["posts"][0]["parts"]
     assert len(expected) >= 3
 
@@ -68,7 +69,7 @@ def test_follower_reads_the_whole_thread_through_the_appview(tmp_path, atproto_n
             thread = reader.get_post_thread(root_uri, depth=20).thread
             if _depth(thread) == len(expected):
                 break
-        except Exception:  # noqa: BLE001 - not indexed yet
+        except Exception:
             thread = None
         if time.monotonic() > deadline:
             pytest.fail(f"the AppView did not show the whole thread in time: {thread}")

@@ -55,9 +55,10 @@ def thread_json(thread: Thread) -> dict[str, Any]:
 
 def preview(workspace: Workspace, day: dt.date | None = None) -> Preview:
     day = day or workspace.settings.today()
+    renderer = workspace.renderer
+    renderer.warm_up()  # while the posts folder is still being listed (see bot.scanning)
     events = workspace.select(day)
     result = Preview(day, events)
-    renderer = workspace.renderer
     for event in events:
         for account in renderer.accounts:
             try:

@@ -50,16 +50,22 @@ date_option = click.option(
 )
 
 
+def _config_error() -> type[Exception]:
+    # Imported only once an exception is being handled: bot.config loads pydantic, and a
+    # command such as preview has work to start before that (see bot.scanning.prefetch).
+    from bot.config import ConfigError
+
+    return ConfigError
+
+
 def friendly_errors(func: F) -> F:
     """Known failures become one clear line on stderr and exit 2, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bot.config import ConfigError
-
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
+        except _config_error() as exc:
             click.echo(str(exc), err=True)
             sys.exit(2)
         except BrokenPipeError:

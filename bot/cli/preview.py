@@ -43,9 +43,9 @@ def command(
     from bot import scanning
 
     # List the posts folder in a child process while the imports below run.
-    folder = scanning.posts_folder(config_file, posts_dir)
-    if folder is not None:
-        scanning.prefetch(folder)
+    where = scanning.posts_folder(config_file, posts_dir)
+    if where is not None:
+        scanning.prefetch(*where)
 
     from bot.preview import preview
     from bot.workspace import Workspace

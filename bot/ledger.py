@@ -123,6 +123,7 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._write_lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate(self.db)
 
@@ -160,13 +161,16 @@ class Ledger:
         if getattr(self._local, "synchronous", None) != level:
             db.execute(f"PRAGMA synchronous={level}")
             self._local.synchronous = level
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        # Our own threads take turns here: SQLite's busy handler would make the loser sleep
+        # a millisecond or more, in the middle of a thread being published.
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -333,6 +337,12 @@ class Ledger:
 
     def uncertain_after_crash(self, day: str, account: str) -> list[Row]:
         """Parts left `sending` by a process that died: their outcome is unknown."""
+        found = self.db.execute(
+            "SELECT 1 FROM parts WHERE day = ? AND account = ? AND state = 'sending' LIMIT 1",
+            (day, account),
+        ).fetchone()
+        if found is None:
+            return []  # the usual case, without taking the write lock
         with self.transaction() as db:
             rows = [
                 Row.from_sql(r)

@@ -162,6 +162,8 @@ class Renderer:
         self.rules = {name: rules_for(acc, instances) for name, acc in self.accounts.items()}
         self._envs: dict[str, ImmutableSandboxedEnvironment] = {}
         self._global_vars: dict[str, dict[str, Any]] = {}
+        # Compiled templates, shared by the accounts and kept between runs.
+        self._bytecode = _BytecodeCache(settings.state_dir / "cache" / "templates-sandboxed")
 
     def warm_up(self) -> None:
         """Compile every template and text pattern now: a command that is waiting for
@@ -185,6 +187,7 @@ class Renderer:
         if env is None:
             env = ImmutableSandboxedEnvironment(
                 loader=jinja2.FileSystemLoader([str(f) for f in self.folders(account)]),
+                bytecode_cache=self._bytecode,
                 undefined=jinja2.StrictUndefined,
                 autoescape=False,
                 trim_blocks=True,
@@ -439,6 +442,24 @@ class Renderer:
             if needed <= reserve:
                 return head_parts, story_parts
             reserve = needed
+
+
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja2's on-disk cache of compiled templates (keyed by file and source checksum), which
+    never fails a render: an unwritable state folder only costs the compile."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder))
+        self.folder = folder
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            super().dump_bytecode(bucket)
 
 
 def _words_fit(body: str, rules: text.Rules) -> bool:

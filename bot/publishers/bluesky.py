@@ -44,9 +44,7 @@ class Adapter:
         self.context = context
         self.settings = settings
         self.session_file = context.state_dir / "sessions" / f"{context.name}.json"
-        self.http = httpx.Client(
-            timeout=context.timeout, headers={"User-Agent": f"thisday/{__version__}"}
-        )
+        self._clients: dict[str, httpx.Client] = {}
         self.session: dict[str, Any] = {}
         self.logins = 0  # for tests and metrics: logins are rate limited hard
 
@@ -72,7 +70,8 @@ class Adapter:
         }
 
     def close(self) -> None:
-        self.http.close()
+        for client in self._clients.values():
+            client.close()
 
     def batch(self, pending: Sequence[Row]) -> list[Row]:
         # One request carries the whole thread; only a thread longer than 200 parts is cut.
@@ -313,6 +312,19 @@ class Adapter:
 
     # -- transport ---------------------------------------------------------------------------
 
+    def _client(self, url: str) -> httpx.Client:
+        """One kept-alive client per scheme. Plain http (a PDS on loopback) skips building a
+        TLS context, whose certificate loading costs more than a whole local publish."""
+        scheme = "https" if url.startswith("https:") else "http"
+        client = self._clients.get(scheme)
+        if client is None:
+            client = self._clients[scheme] = httpx.Client(
+                timeout=self.context.timeout,
+                headers={"User-Agent": f"thisday/{__version__}"},
+                verify=scheme == "https",
+            )
+        return client
+
     def _xrpc(
         self,
         method: str,
@@ -334,7 +346,7 @@ class Adapter:
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            response = self.http.request(
+            response = self._client(url).request(
                 method, url, params=params, json=body, content=content, headers=headers
             )
         except httpx.ConnectError:

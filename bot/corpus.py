@@ -292,10 +292,10 @@ class Corpus:
             found = [rel for rel, e in self.entries.items() if e.key in wanted]
         return sorted(rel for rel in found if rel not in losers)
 
-    def events_for(self, keys: Iterable[int]) -> list[Event]:
-        """Valid events posted under these month-day keys, read fresh from their files."""
+    def read_for(self, keys: Iterable[int]) -> dict[str, Event]:
+        """Valid events posted under these month-day keys, read fresh: path -> event."""
         wanted = set(keys)
-        events = []
+        events = {}
         for rel in self.files_for(wanted):
             try:
                 parsed, _, _ = read_post(str(self.root), rel)
@@ -303,8 +303,11 @@ class Corpus:
                 continue
             # The file may have changed since the index saw it; trust what it says now.
             if parsed.event is not None and parsed.event.key in wanted:
-                events.append(parsed.event)
+                events[rel] = parsed.event
         return events
+
+    def events_for(self, keys: Iterable[int]) -> list[Event]:
+        return list(self.read_for(keys).values())
 
     def valid_keys(self) -> dict[int, int]:
         """Month-day key -> number of valid events."""

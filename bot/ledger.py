@@ -280,12 +280,9 @@ class Ledger:
                 )
                 row.state, row.sending_at, row.created_at = SENDING, at, stamp
                 row.attempts += 1
-                self._log(
+                self._log_row(
                     db,
-                    row.day,
-                    row.account,
-                    row.event_id,
-                    row.idx,
+                    row,
                     "sending",
                     f"attempt {row.attempts}",
                 )
@@ -308,12 +305,9 @@ class Ledger:
                     remote.url,
                 )
                 row.error = None
-                self._log(
+                self._log_row(
                     db,
-                    row.day,
-                    row.account,
-                    row.event_id,
-                    row.idx,
+                    row,
                     how,
                     remote.url or remote.uri or remote.id,
                 )
@@ -329,7 +323,7 @@ class Ledger:
                     (state, error, *self._key(row)),
                 )
                 row.state, row.error = state, error
-                self._log(db, row.day, row.account, row.event_id, row.idx, state, error)
+                self._log_row(db, row, state, error)
 
     def note(self, day: str, account: str, event_id: str | None, kind: str, detail: str) -> None:
         with self.transaction() as db:
@@ -357,12 +351,9 @@ class Ledger:
                     " AND event_id = ? AND idx = ?",
                     self._key(row),
                 )
-                self._log(
+                self._log_row(
                     db,
-                    row.day,
-                    row.account,
-                    row.event_id,
-                    row.idx,
+                    row,
                     "uncertain",
                     "found in sending at start",
                 )
@@ -427,6 +418,10 @@ class Ledger:
     @staticmethod
     def _key(row: Row) -> tuple[str, str, str, int]:
         return (row.day, row.account, row.event_id, row.idx)
+
+    @classmethod
+    def _log_row(cls, db: sqlite3.Connection, row: Row, kind: str, detail: str | None) -> None:
+        cls._log(db, row.day, row.account, row.event_id, row.idx, kind, detail)
 
     @staticmethod
     def _log(

@@ -21,7 +21,6 @@ import jinja2
 
 from bot.config import Settings
 from bot.content import Event, Problem
-from bot.corpus import read_post
 from bot.selection import day_keys
 from bot.workspace import Workspace
 
@@ -69,16 +68,10 @@ class LiveWorkspace(Workspace):
             corpus.refresh()
             corpus.save()
             keys = set(day_keys(day, self.settings.leap_day))
-            fresh: dict[str, Event] = {}
-            for rel in corpus.files_for(keys):
-                try:
-                    parsed, _, _ = read_post(str(corpus.root), rel)
-                except OSError:
-                    continue
-                if parsed.event is not None and parsed.event.key in keys:
-                    fresh[rel] = parsed.event
-                    self._good[rel] = parsed.event
-                    self._reported.pop(rel, None)
+            fresh = corpus.read_for(keys)
+            for rel, event in fresh.items():
+                self._good[rel] = event
+                self._reported.pop(rel, None)
             events = list(fresh.values())
             ids = {event.id for event in events}
             for rel, good in list(self._good.items()):

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import zlib
 from pathlib import Path
+from typing import Any
 
 from bot.ledger import PLANNED, Row, now_utc
 
@@ -108,3 +109,26 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+def mastodon_statuses(server: str, token: str) -> list[dict[str, Any]]:
+    """The account's statuses, oldest first, as a follower's client reads them."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    me = httpx.get(f"{server}/api/v1/accounts/verify_credentials", headers=headers).json()
+    statuses = httpx.get(
+        f"{server}/api/v1/accounts/{me['id']}/statuses", params={"limit": 40}, headers=headers
+    ).json()
+    return sorted(statuses, key=lambda s: int(s["id"]))
+
+
+def bsky_records(pds: str, did: str) -> list[dict[str, Any]]:
+    """The account's posts in its repo, oldest first."""
+    import httpx
+
+    answer = httpx.get(
+        f"{pds}/xrpc/com.atproto.repo.listRecords",
+        params={"repo": did, "collection": "app.bsky.feed.post", "limit": 100},
+    ).json()
+    return sorted(answer["records"], key=lambda r: r["value"]["createdAt"])

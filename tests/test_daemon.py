@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from loopback import free_port
-from support import ROOT, thisday, write_post
+from support import ROOT, bsky_records, mastodon_statuses, thisday, write_post
 
 pytestmark = pytest.mark.servers
 
@@ -257,23 +256,10 @@ password_env = "TEST_BSKY_PASSWORD"
         )
 
     def mastodon_statuses(self) -> list[dict[str, Any]]:
-        headers = {"Authorization": f"Bearer {self.mastodon_token}"}
-        me = httpx.get(
-            f"{self.mastodon_url}/api/v1/accounts/verify_credentials", headers=headers
-        ).json()
-        statuses = httpx.get(
-            f"{self.mastodon_url}/api/v1/accounts/{me['id']}/statuses",
-            params={"limit": 40},
-            headers=headers,
-        ).json()
-        return sorted(statuses, key=lambda s: int(s["id"]))
+        return mastodon_statuses(self.mastodon_url, self.mastodon_token)
 
     def bsky_records(self) -> list[dict[str, Any]]:
-        answer = httpx.get(
-            f"{self.pds_url}/xrpc/com.atproto.repo.listRecords",
-            params={"repo": self.bsky_did, "collection": "app.bsky.feed.post", "limit": 100},
-        ).json()
-        return sorted(answer["records"], key=lambda r: r["value"]["createdAt"])
+        return bsky_records(self.pds_url, self.bsky_did)
 
     def get(self, path: str) -> tuple[int, str]:
         try:

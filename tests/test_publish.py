@@ -21,7 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
-from support import ROOT, png, thisday, write_config, write_post
+from support import (
+    ROOT,
+    bsky_records,
+    mastodon_statuses,
+    png,
+    thisday,
+    write_config,
+    write_post,
+)
 
 pytestmark = pytest.mark.servers
 
@@ -93,16 +101,7 @@ class World:
     # -- reading back as followers do --------------------------------------------------------
 
     def mastodon_statuses(self) -> list[dict[str, Any]]:
-        headers = {"Authorization": f"Bearer {self.mastodon_token}"}
-        me = httpx.get(
-            f"{self.mastodon_url}/api/v1/accounts/verify_credentials", headers=headers
-        ).json()
-        statuses = httpx.get(
-            f"{self.mastodon_url}/api/v1/accounts/{me['id']}/statuses",
-            params={"limit": 40},
-            headers=headers,
-        ).json()
-        return sorted(statuses, key=lambda s: int(s["id"]))
+        return mastodon_statuses(self.mastodon_url, self.mastodon_token)
 
     def mastodon_source(self, status_id: str) -> str:
         headers = {"Authorization": f"Bearer {self.mastodon_token}"}
@@ -111,11 +110,7 @@ class World:
         ).json()["text"]
 
     def bsky_records(self) -> list[dict[str, Any]]:
-        answer = httpx.get(
-            f"{self.pds_url}/xrpc/com.atproto.repo.listRecords",
-            params={"repo": self.bsky_did, "collection": "app.bsky.feed.post", "limit": 100},
-        ).json()
-        return sorted(answer["records"], key=lambda r: r["value"]["createdAt"])
+        return bsky_records(self.pds_url, self.bsky_did)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.content import Event, Problem
 from bot.render import RenderError, Thread
+from bot.selection import next_posting_day
 from bot.workspace import Workspace
 
 
@@ -17,6 +18,7 @@ class Preview:
     events: list[Event]
     threads: list[Thread] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    next_day: dt.date | None = None  # when this day has no event: the next one that has
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,8 @@ def preview(workspace: Workspace, day: dt.date | None = None) -> Preview:
     renderer.warm_up()  # while the posts folder is still being listed (see bot.scanning)
     events = workspace.select(day)
     result = Preview(day, events)
+    if not events:
+        result.next_day = next_day_with_events(workspace, day)
     for event in events:
         for account in renderer.accounts:
             try:
@@ -66,3 +70,11 @@ def preview(workspace: Workspace, day: dt.date | None = None) -> Preview:
             except RenderError as exc:
                 result.problems.append(exc.problem)
     return result
+
+
+def next_day_with_events(workspace: Workspace, day: dt.date) -> dt.date | None:
+    """The first day after `day` that has an event, from the index (nothing is parsed)."""
+    leap = workspace.settings.leap_day
+    after = day + dt.timedelta(days=1)
+    days = [next_posting_day(key, after, leap) for key in workspace.corpus.valid_keys()]
+    return min((d for d in days if d is not None), default=None)

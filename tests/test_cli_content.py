@@ -192,6 +192,7 @@ def test_preview_human_output_and_empty_day(site):
     assert "-- part 1/2 · " in done.stdout and "/300" in done.stdout
     empty = run(site, "preview", "--date", "2027-06-01")
     assert "No event for this day" in empty.stdout and empty.returncode == 0
+    assert "The next day with an event is 2028-01-16" in empty.stdout
 
 
 def test_leap_day_event_is_posted_on_28_february_in_common_years(site):

@@ -77,6 +77,11 @@ def _print_human(result) -> None:
     click.echo(f"{day.isoformat()} ({day:%A})")
     if not result.events:
         click.echo("No event for this day: nothing would be posted.")
+        if result.next_day:
+            click.echo(
+                f"The next day with an event is {result.next_day.isoformat()}:"
+                f" thisday preview --date {result.next_day.isoformat()}"
+            )
     for event in result.events:
         click.echo(f"  event {event.id}: {event.title}  [{event.path}]")
     for thread in result.threads:

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
-import regex
-from atproto_client import models
-from atproto_client.utils import detect_facets
-from mastodon import Mastodon
-from mastodon import utility as mastodon_utility
 from mastodon._url_regex import URL_REGEX_SOURCE
+from text_oracles import clusters as regex_graphemes
+from text_oracles import flat, mastodon_length, sdk_facets
 
 from bot import text
 from bot.text import (
@@ -46,42 +42,6 @@ HANGUL_JAMO = "\u1112\u1161\u11ab"  # han as conjoining jamo: one cluster
 E_ACUTE = "e\u0301"
 IDEOGRAPHIC_STOP = "\u3002"
 WIKI_URL = "https://en.wikipedia.org/wiki/Treaty_of_Westphalia"
-
-
-def regex_graphemes(s: str) -> list[str]:
-    return regex.findall(r"\X", s)
-
-
-def mastodon_length(s: str) -> int:
-    """Mastodon.py's get_status_length, with regex's \\X in place of the `grapheme` package."""
-    saved = mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme
-    mastodon_utility.IMPL_HAS_GRAPHEME = True
-    mastodon_utility.grapheme = types.SimpleNamespace(length=lambda x: len(regex_graphemes(x)))
-    try:
-        return Mastodon.get_status_length(s)
-    finally:
-        mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme = saved
-
-
-def sdk_facets(s: str) -> list[tuple[int, int, str, str]]:
-    out = []
-    for facet in detect_facets(s):
-        feature = facet.features[0]
-        if isinstance(feature, models.AppBskyRichtextFacet.Link):
-            out.append((facet.index.byte_start, facet.index.byte_end, "link", feature.uri))
-        else:
-            out.append((facet.index.byte_start, facet.index.byte_end, "tag", feature.tag))
-    return out
-
-
-def flat(found: list[dict]) -> list[tuple[int, int, str, str]]:
-    out = []
-    for facet in found:
-        feature = facet["features"][0]
-        kind = "link" if feature["$type"].endswith("#link") else "tag"
-        value = feature["uri"] if kind == "link" else feature["tag"]
-        out.append((facet["index"]["byteStart"], facet["index"]["byteEnd"], kind, value))
-    return out
 
 
 def shown(rich: Rich, facet: dict) -> str:

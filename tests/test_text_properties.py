@@ -8,16 +8,12 @@ atproto SDK's offline detect_facets.
 from __future__ import annotations
 
 import string
-import types
 
 import regex
-from atproto_client import models
-from atproto_client.utils import detect_facets
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from mastodon import Mastodon
-from mastodon import utility as mastodon_utility
 from mastodon._url_regex import url_regex as mastodon_url_regex
+from text_oracles import clusters, flat, mastodon_length, sdk_facets
 
 from bot.text import (
     BLUESKY_DEFAULT,
@@ -35,42 +31,6 @@ from bot.text import (
 )
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def clusters(s: str) -> list[str]:
-    return regex.findall(r"\X", s)
-
-
-def mastodon_length(s: str) -> int:
-    """Mastodon.py's get_status_length, with regex's \\X in place of the `grapheme` package."""
-    saved = mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme
-    mastodon_utility.IMPL_HAS_GRAPHEME = True
-    mastodon_utility.grapheme = types.SimpleNamespace(length=lambda x: len(clusters(x)))
-    try:
-        return Mastodon.get_status_length(s)
-    finally:
-        mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme = saved
-
-
-def sdk_facets(s: str) -> list[tuple[int, int, str, str]]:
-    out = []
-    for facet in detect_facets(s):
-        feature = facet.features[0]
-        if isinstance(feature, models.AppBskyRichtextFacet.Link):
-            out.append((facet.index.byte_start, facet.index.byte_end, "link", feature.uri))
-        else:
-            out.append((facet.index.byte_start, facet.index.byte_end, "tag", feature.tag))
-    return out
-
-
-def flat(found: list[dict]) -> list[tuple[int, int, str, str]]:
-    out = []
-    for facet in found:
-        feature = facet["features"][0]
-        kind = "link" if feature["$type"].endswith("#link") else "tag"
-        value = feature["uri"] if kind == "link" else feature["tag"]
-        out.append((facet["index"]["byteStart"], facet["index"]["byteEnd"], kind, value))
-    return out
 
 
 def without_overlaps(found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:

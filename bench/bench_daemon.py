@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench_publish import accounts_toml  # noqa: E402
 from loopback import MastodonServer, PdsServer, free_port, install_problem  # noqa: E402
 
 WEST, EAST = "Etc/GMT+12", "Etc/GMT-12"
@@ -162,19 +163,7 @@ def one_round(work: Path, mastodon: MastodonServer, pds: PdsServer, idle: float)
     (work / "posts").mkdir(parents=True)
     _, token = mastodon.new_account()
     account = pds.new_account()
-    accounts = f"""
-[accounts.masto]
-platform = "mastodon"
-server = "{mastodon.url}"
-token_env = "BENCH_MASTODON_TOKEN"
-limit = 300
-
-[accounts.sky]
-platform = "bluesky"
-server = "{pds.url}"
-handle = "{account.handle}"
-password_env = "BENCH_BSKY_PASSWORD"
-"""
+    accounts = accounts_toml(mastodon.url, pds.url, account.handle)
     port = free_port()
     slot = slot_in(WEST, LEAD)
     write_post(work, slot.date())

@@ -47,6 +47,24 @@ PARAGRAPH = (
 )
 
 
+def accounts_toml(mastodon_url: str, pds_url: str, handle: str) -> str:
+    """One Mastodon and one Bluesky account, credentials from BENCH_* variables; the
+    Mastodon limit makes each story paragraph one part on both networks."""
+    return f"""
+[accounts.masto]
+platform = "mastodon"
+server = "{mastodon_url}"
+token_env = "BENCH_MASTODON_TOKEN"
+limit = 300
+
+[accounts.sky]
+platform = "bluesky"
+server = "{pds_url}"
+handle = "{handle}"
+password_env = "BENCH_BSKY_PASSWORD"
+"""
+
+
 def write_site(folder: Path, days: list[dt.date], mastodon: MastodonServer, pds: PdsServer) -> Path:
     posts = folder / "posts"
     posts.mkdir(parents=True)
@@ -63,19 +81,7 @@ timezone = "UTC"
 posts = "posts"
 state = "state"
 templates = "{ROOT / "config" / "templates"}"
-
-[accounts.masto]
-platform = "mastodon"
-server = "{mastodon.url}"
-token_env = "BENCH_MASTODON_TOKEN"
-limit = 300
-
-[accounts.sky]
-platform = "bluesky"
-server = "{pds.url}"
-handle = "{pds.account.handle}"
-password_env = "BENCH_BSKY_PASSWORD"
-"""
+{accounts_toml(mastodon.url, pds.url, pds.account.handle)}"""
     )
     return config
 

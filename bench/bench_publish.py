@@ -35,9 +35,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from loopback import MastodonServer, PdsServer, install_problem  # noqa: E402
 
-from bot.handles import new_handles  # noqa: E402
-from bot.pipeline import Pipeline  # noqa: E402
-from bot.publishers.bluesky import record_cid  # noqa: E402
+from bot.publishing.keys import new_handles  # noqa: E402
+from bot.publishing.pipeline import Pipeline  # noqa: E402
+from bot.publishing.publishers.bluesky import record_cid  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
 
 PARAGRAPH = (

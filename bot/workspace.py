@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import config
-from bot.content import Event
-from bot.corpus import Corpus
-from bot.selection import History, choose, day_keys
+from bot.content.corpus import Corpus
+from bot.content.post import Event
+from bot.content.selection import History, choose, day_keys
 
 if TYPE_CHECKING:
-    from bot.ledger import Ledger
-    from bot.render import Renderer
+    from bot.ledger.store import Ledger
+    from bot.render.renderer import Renderer
 
 
 class Workspace:
@@ -32,7 +32,7 @@ class Workspace:
 
     @cached_property
     def renderer(self) -> Renderer:
-        from bot.render import Renderer
+        from bot.render.renderer import Renderer
 
         return Renderer(self.settings)
 
@@ -42,7 +42,7 @@ class Workspace:
 
     def ledger(self, *, create: bool = False) -> Ledger | None:
         """The ledger, or None when nothing was ever published and `create` is false."""
-        from bot.ledger import Ledger
+        from bot.ledger.store import Ledger
 
         path = self.state_dir / "ledger.sqlite"
         if not create and not path.exists():

@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from bot.ledger import PLANNED, Row, now_utc
+from bot.ledger.store import PLANNED, Row, now_utc
 
 ROOT = Path(__file__).resolve().parent.parent
 

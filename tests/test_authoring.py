@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import ROOT, png, thisday, write_config, write_post
 
-from bot import authoring, content
 from bot.cli import COMMANDS, LazyGroup, main
+from bot.content import post as content
+from bot.tools import authoring
 
 MASTODON = """
 [accounts.masto]

@@ -13,9 +13,9 @@ import pytest
 from browser import Browser, launch
 from support import rows_for, thisday, write_config, write_post
 
-from bot import calendar_view
-from bot.calendar_view import KEYS, LEFT, Day, YearView
-from bot.ledger import Ledger, Remote
+from bot.ledger.store import Ledger, Remote
+from bot.tools import calendar_view
+from bot.tools.calendar_view import KEYS, LEFT, Day, YearView
 from bot.workspace import Workspace
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support import png
 
-from bot.content import parse
+from bot.content.post import parse
 
 
 def post(front: str, body: str = "First paragraph.\n\nSecond paragraph.") -> bytes:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, thisday, write_config, write_post
 
-from bot import config, doctor
+from bot import config
+from bot.tools import doctor
 
 EVERY_CHECK = [
     "config",
@@ -218,7 +219,7 @@ def test_doctor_does_not_load_network_sdks_before_the_server_checks(tmp_path: Pa
     code = textwrap.dedent(
         f"""
         import sys
-        from bot import doctor
+        from bot.tools import doctor
         print([c.ok for c in doctor.run({str(config_file)!r})])
         print(sorted(m for m in ("mastodon", "atproto", "httpx", "libipld") if m in sys.modules))
         """

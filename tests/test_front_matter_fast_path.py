@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.content import _Loader, load_front_matter
+from bot.content.post import _Loader, load_front_matter
 
 TRICKY = "aZ09 _-:#,[]{}'\"!&*|>%@`?~.=+<\\/\t\u00a0\u0085é漢🚀"
 KEYS = st.sampled_from(["title", "summary", "tags", "on", "no", "y", "a_b", "x-y", "Yes", "id"])

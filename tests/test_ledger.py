@@ -9,7 +9,16 @@ import threading
 import pytest
 from support import rows_for
 
-from bot.ledger import MIGRATIONS, PLANNED, SENDING, SENT, UNCERTAIN, Ledger, LockedError, Remote
+from bot.ledger.store import (
+    MIGRATIONS,
+    PLANNED,
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    Ledger,
+    LockedError,
+    Remote,
+)
 
 
 def test_new_ledger_is_at_the_latest_schema_and_reopens(tmp_path):

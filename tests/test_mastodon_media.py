@@ -12,8 +12,8 @@ import pytest
 from support import png, write_config
 
 from bot import config
-from bot.publishers import Context, RetryableError
-from bot.publishers import mastodon as adapter
+from bot.publishing.publishers import mastodon as adapter
+from bot.publishing.publishers.base import Context, RetryableError
 
 
 class SlowMedia:

@@ -14,10 +14,10 @@ import pytest
 from browser import Browser, launch
 from support import ROOT, png, thisday, write_config, write_post
 
-from bot import preview_html
-from bot import text as textlib
-from bot.preview import Preview, preview
-from bot.text import BLUESKY_DEFAULT, facets, prepare
+from bot.text import core as textlib
+from bot.text.core import BLUESKY_DEFAULT, facets, prepare
+from bot.tools import preview_html
+from bot.tools.preview import Preview, preview
 from bot.workspace import Workspace
 
 DAY = "2027-07-20"

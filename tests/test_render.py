@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import ROOT, png, write_config
 
-from bot import config, text
-from bot.content import Event
-from bot.render import Renderer, RenderError, _words_fit, year_label, years_ago
+from bot import config
+from bot.content.post import Event
+from bot.render.renderer import Renderer, RenderError, _words_fit, year_label, years_ago
+from bot.text import core as text
 
 ACCOUNTS = """
 [accounts.masto]
@@ -193,7 +194,7 @@ def test_bluesky_image_size_limit(tmp_path):
 
 
 def test_shipped_templates_and_posts_render_everywhere(tmp_path):
-    from bot.corpus import Corpus
+    from bot.content.corpus import Corpus
 
     corpus = Corpus(ROOT / "posts")
     corpus.refresh()

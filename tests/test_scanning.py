@@ -8,8 +8,8 @@ import time
 
 from support import write_post
 
-from bot import scanning
-from bot.corpus import Corpus
+from bot.content import scanning
+from bot.content.corpus import Corpus
 
 
 def make_posts(folder, count: int = 5) -> None:

@@ -26,11 +26,9 @@ import time_machine
 from support import ROOT, rows_for, write_post
 
 from bot import config
-from bot.content import Event
-from bot.ledger import Ledger, Remote
-from bot.live import LiveWorkspace
-from bot.pipeline import ALREADY, FAILED, PUBLISHED, Result
-from bot.scheduler import (
+from bot.content.post import Event
+from bot.daemon.live import LiveWorkspace
+from bot.daemon.scheduler import (
     MIN_WINDOW,
     ClockWatch,
     DailyScheduler,
@@ -43,6 +41,8 @@ from bot.scheduler import (
     retry_delay,
     slot_triggers,
 )
+from bot.ledger.store import Ledger, Remote
+from bot.publishing.pipeline import ALREADY, FAILED, PUBLISHED, Result
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")

@@ -7,9 +7,9 @@ from collections import Counter
 
 from support import rows_for
 
-from bot.content import Event
-from bot.ledger import Ledger
-from bot.selection import choose, day_keys, next_posting_day
+from bot.content.post import Event
+from bot.content.selection import choose, day_keys, next_posting_day
+from bot.ledger.store import Ledger
 
 
 def event(event_id: str, month: int = 4, day: int = 12, year: int = 1961) -> Event:

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from support import rows_for, thisday, write_config, write_post
 
-from bot.ledger import Ledger, Remote
-from bot.service import AlreadyRunning, DaemonLock, lock_holder, notify, watchdog_interval
-from bot.status import collect, ledger_figures, render
+from bot.daemon.service import AlreadyRunning, DaemonLock, lock_holder, notify, watchdog_interval
+from bot.ledger.store import Ledger, Remote
+from bot.tools.status import collect, ledger_figures, render
 from bot.workspace import Workspace
 
 LONDON = ZoneInfo("Europe/London")

@@ -15,8 +15,8 @@ from mastodon._url_regex import URL_REGEX_SOURCE
 from text_oracles import clusters as regex_graphemes
 from text_oracles import flat, mastodon_length, sdk_facets
 
-from bot import text
-from bot.text import (
+from bot.text import core as text
+from bot.text.core import (
     BLUESKY_DEFAULT,
     MASTODON_DEFAULT,
     Link,
@@ -446,7 +446,7 @@ def test_prepended_mark_keeps_the_space_it_holds() -> None:
 
 def test_production_module_imports_no_oracle() -> None:
     code = (
-        "import sys, bot.text as t\n"
+        "import sys, bot.text.core as t\n"
         "r = t.prepare('see https://example.com/abc #tag ' * 40, t.BLUESKY_DEFAULT)\n"
         "[t.facets(p) for p in t.split(r, t.BLUESKY_DEFAULT)]\n"
         "t.split(t.Rich('see https://example.com/abc ' * 40), t.MASTODON_DEFAULT)\n"

@@ -56,7 +56,7 @@ def command(
     """
     if svg_file and html_file:
         raise click.UsageError("use --svg or --html, not both")
-    from bot import calendar_view
+    from bot.tools import calendar_view
     from bot.workspace import Workspace
 
     workspace = Workspace(config_file, posts_dir)

@@ -21,7 +21,7 @@ def command(config_file: str | None, posts_dir: str | None) -> None:
     Example:
       thisday check --config config/thisday.toml
     """
-    from bot.checking import check
+    from bot.tools.checking import check
     from bot.workspace import Workspace
 
     workspace = Workspace(config_file, posts_dir)

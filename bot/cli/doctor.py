@@ -24,7 +24,7 @@ def command(config_file: str | None) -> None:
       thisday doctor
       thisday doctor --config /etc/thisday/thisday.toml
     """
-    from bot.doctor import run
+    from bot.tools.doctor import run
 
     failures = 0
     for check in run(config_file):

@@ -30,7 +30,7 @@ def command(file: str, config_file: str | None, posts_dir: str | None, dry_run: 
       thisday import events.csv
       thisday import --dry-run events.json
     """
-    from bot.authoring import AuthoringError, import_file
+    from bot.tools.authoring import AuthoringError, import_file
     from bot.workspace import Workspace
 
     workspace = Workspace(config_file, posts_dir)

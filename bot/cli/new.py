@@ -63,7 +63,7 @@ def command(
       thisday new --date 03-15 --year -44 --title "Caesar is assassinated" --tags AncientRome
       $EDITOR "$(thisday new --date 1969-07-20 --title "Apollo 11 lands on the Moon")"
     """
-    from bot.authoring import AuthoringError, create, draft
+    from bot.tools.authoring import AuthoringError, create, draft
     from bot.workspace import Workspace
 
     try:

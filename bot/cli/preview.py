@@ -40,20 +40,20 @@ def command(
       thisday preview --json | jq '.posts[].parts[].text'
       thisday preview --date 2027-03-15 --html preview.html
     """
-    from bot import scanning
+    from bot.content import scanning
 
     # List the posts folder in a child process while the imports below run.
     where = scanning.posts_folder(config_file, posts_dir)
     if where is not None:
         scanning.prefetch(*where)
 
-    from bot.preview import preview
+    from bot.tools.preview import preview
     from bot.workspace import Workspace
 
     workspace = Workspace(config_file, posts_dir)
     result = preview(workspace, day)
     if html_file:
-        from bot.preview_html import page
+        from bot.tools.preview_html import page
 
         Path(html_file).write_text(page(result, workspace.settings), encoding="utf-8")
         # With --json, stdout stays one JSON document: the path goes to stderr.

@@ -40,8 +40,8 @@ def command(
       thisday publish --account bluesky --date 2027-01-16 --json
     """
     from bot import logs
-    from bot.pipeline import ALREADY, DRY_RUN, FAILED, Pipeline
-    from bot.publishers import PublishError
+    from bot.publishing.pipeline import ALREADY, DRY_RUN, FAILED, Pipeline
+    from bot.publishing.publishers.base import PublishError
     from bot.workspace import Workspace
 
     logs.setup("WARNING" if as_json else "INFO")

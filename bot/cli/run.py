@@ -33,6 +33,6 @@ def command(config_file: str | None, posts_dir: str | None, dry_run: bool, verbo
       thisday run --dry-run          # see what would be posted, touch nothing
       systemctl reload thisday       # SIGHUP: reload the config
     """
-    from bot.service import serve
+    from bot.daemon.service import serve
 
     sys.exit(serve(config_file, posts_dir, dry_run=dry_run, level="DEBUG" if verbose else "INFO"))

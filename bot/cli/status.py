@@ -27,7 +27,7 @@ def command(config_file: str | None, posts_dir: str | None, limit: int, as_json:
       thisday status
       thisday status --json | jq '.accounts[] | {account, state}'
     """
-    from bot.status import collect, render
+    from bot.tools.status import collect, render
     from bot.workspace import Workspace
 
     doc = collect(Workspace(config_file, posts_dir), recent=limit)

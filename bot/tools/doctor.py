@@ -467,9 +467,9 @@ def _reason(exc: Exception) -> str:
 def _verify(
     name: str, account: MastodonAccount | BlueskyAccount, settings: Settings
 ) -> Iterator[Check]:
-    from bot.limits import load_instances, rules_for
     from bot.logs import redact
-    from bot.publishers import PermanentError, PublishError, open_publisher
+    from bot.publishing.publishers.base import PermanentError, PublishError, open_publisher
+    from bot.render.limits import load_instances, rules_for
 
     mastodon = isinstance(account, MastodonAccount)
     label = f"login {name}" if mastodon else f"session {name}"
@@ -530,8 +530,8 @@ def _verify(
 
 
 def _templates(run: _Run) -> Iterator[Check]:
-    from bot.content import Event
-    from bot.render import RenderError
+    from bot.content.post import Event
+    from bot.render.renderer import RenderError
     from bot.workspace import Workspace
 
     workspace = Workspace(run.config_file)
@@ -593,7 +593,7 @@ def next_run(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
 
 
 def _next_run(run: _Run) -> Iterator[Check]:
-    from bot.selection import day_keys
+    from bot.content.selection import day_keys
     from bot.workspace import Workspace
 
     settings = run.settings

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.ledger import SENT, Ledger
-from bot.scheduler import Schedule, next_slot, utcnow
-from bot.service import lock_holder
+from bot.daemon.scheduler import Schedule, next_slot, utcnow
+from bot.daemon.service import lock_holder
+from bot.ledger.store import SENT, Ledger
 from bot.workspace import Workspace
 
 RECENT_KINDS = ("sent", "reconciled", "failed")

@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.content import Event, Problem
-from bot.corpus import Entry, examine_file, read_post, store
-from bot.render import Renderer, RenderError
-from bot.selection import next_posting_day
+from bot.content.corpus import Entry, examine_file, read_post, store
+from bot.content.post import Event, Problem
+from bot.content.selection import next_posting_day
+from bot.render.renderer import Renderer, RenderError
 from bot.workspace import Workspace
 
 DAYS_IN_YEAR = 366

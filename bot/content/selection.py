@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Literal, Protocol
 
-from bot.content import Event
+from bot.content.post import Event
 
 LeapRule = Literal["feb28", "mar1", "skip"]
 LEAP_DAY = 229

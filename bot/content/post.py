@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot import images
+from bot.content import images
 
 KNOWN_KEYS = (
     "date",

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.selection import LEAP_DAY, LeapRule, day_keys
+from bot.content.selection import LEAP_DAY, LeapRule, day_keys
 
 if TYPE_CHECKING:
-    from bot.corpus import Corpus
+    from bot.content.corpus import Corpus
     from bot.workspace import Workspace
 
 DAYS_IN_YEAR = 366

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import BlueskyAccount, MastodonAccount, Settings
-from bot.ledger import Remote, Row
+from bot.ledger.store import Remote, Row
 
-ADAPTERS = {"mastodon": "bot.publishers.mastodon", "bluesky": "bot.publishers.bluesky"}
+ADAPTERS = {
+    "mastodon": "bot.publishing.publishers.mastodon",
+    "bluesky": "bot.publishing.publishers.bluesky",
+}
 
 
 class PublishError(Exception):

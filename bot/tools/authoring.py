@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from bot.content import Event, Problem, parse
-from bot.corpus import POST_SUFFIX, display_root
+from bot.content.corpus import POST_SUFFIX, display_root
+from bot.content.post import Event, Problem, parse
 from bot.workspace import Workspace
 
 MONTHS = (
@@ -324,7 +324,7 @@ def validate(
     problems = list(parsed.problems)
     event = parsed.event
     if image is not None:
-        from bot import images
+        from bot.content import images
 
         label = image_label or image.name
         reason = None
@@ -338,7 +338,7 @@ def validate(
         elif event is not None:
             event = dataclasses.replace(event, image=str(image.resolve()))
     if event is not None and fit:
-        from bot.checking import fit_problems
+        from bot.tools.checking import fit_problems
 
         problems.extend(fit_problems(workspace.renderer, event, workspace.settings.today()))
         if any(p.severity == "error" for p in problems):

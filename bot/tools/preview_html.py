@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.config import BlueskyAccount, MastodonAccount, Settings
-from bot.content import Event
-from bot.preview import Preview
-from bot.render import Part, Thread, year_label
+from bot.content.post import Event
+from bot.render.renderer import Part, Thread, year_label
+from bot.tools.preview import Preview
 
 PLATFORM_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky"}
 PLATFORM_ORDER = ("mastodon", "bluesky")
@@ -384,7 +384,7 @@ def _figure(thread: Thread, images: dict[str, str]) -> str:
 
 def _data_uri(path: str) -> str:
     """The image inline, so the page needs no file beside it; or why it cannot be shown."""
-    from bot.images import ImageError, inspect
+    from bot.content.images import ImageError, inspect
 
     try:
         mime = inspect(path).mime

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import BlueskyAccount, MastodonAccount, Publishing
-from bot.content import Event
-from bot.handles import new_handles
-from bot.ledger import PLANNED, SENDING, SENT, UNCERTAIN, Ledger, Row, now_utc
-from bot.publishers import PermanentError, Publisher, PublishError, open_publisher
-from bot.render import RenderError, Thread
+from bot.content.post import Event
+from bot.ledger.store import PLANNED, SENDING, SENT, UNCERTAIN, Ledger, Row, now_utc
+from bot.publishing.keys import new_handles
+from bot.publishing.publishers.base import PermanentError, Publisher, PublishError, open_publisher
+from bot.render.renderer import RenderError, Thread
 from bot.workspace import Workspace
 
 log = logging.getLogger("thisday.publish")

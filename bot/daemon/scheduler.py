@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    from bot.ledger import Ledger
-    from bot.live import LiveWorkspace
-    from bot.pipeline import Result
+    from bot.daemon.live import LiveWorkspace
+    from bot.ledger.store import Ledger
+    from bot.publishing.pipeline import Result
 
 log = logging.getLogger("thisday.daemon")
 
@@ -290,7 +290,7 @@ class Runner:
                     self._ledger.close()  # this thread's connection
 
     def _publish(self, reason: str) -> list[Result]:
-        from bot.pipeline import FAILED, Result
+        from bot.publishing.pipeline import FAILED, Result
 
         now = utcnow()
         schedule = self.schedule
@@ -324,7 +324,7 @@ class Runner:
         return results
 
     def _failed_unexpectedly(self, exc: Exception) -> None:
-        from bot.pipeline import FAILED, Result
+        from bot.publishing.pipeline import FAILED, Result
 
         now = utcnow()
         schedule = self.schedule
@@ -335,7 +335,7 @@ class Runner:
             self._follow_up(today, failed, end)
 
     def _report(self, day: dt.date, results: list[Result]) -> None:
-        from bot.pipeline import DRY_RUN, FAILED, PUBLISHED
+        from bot.publishing.pipeline import DRY_RUN, FAILED, PUBLISHED
 
         self.state.last_results = [r.to_json() for r in results]
         if not results:
@@ -370,7 +370,7 @@ class Runner:
     def _follow_up(self, day: dt.date, results: list[Result], end: dt.datetime) -> None:
         """Accounts still failing are retried in the background, with backoff, until the
         window closes; the others are done and not held up."""
-        from bot.pipeline import FAILED
+        from bot.publishing.pipeline import FAILED
 
         failed = sorted({r.account for r in results if r.status == FAILED})
         for old in [d for d in self._failures if d != day]:
@@ -476,8 +476,8 @@ class DailyScheduler:
     call the Runner. Jobs are built from the config, never stored."""
 
     def __init__(self, config_file: str | None, posts: str | None = None, *, dry_run: bool = False):
-        from bot.live import LiveWorkspace
-        from bot.pipeline import Pipeline
+        from bot.daemon.live import LiveWorkspace
+        from bot.publishing.pipeline import Pipeline
 
         self.config_file = config_file
         self.dry_run = dry_run
@@ -614,7 +614,7 @@ class DailyScheduler:
     def _reload(self, done: Callable[[bool], None] | None) -> None:
         """SIGHUP: read the config again; a bad one is reported and the old one kept."""
         from bot import config
-        from bot.pipeline import Pipeline
+        from bot.publishing.pipeline import Pipeline
 
         ok = False
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate
 
-from bot import text_data
+from bot.text import tables as text_data
 
 __all__ = [
     "BLUESKY_DEFAULT",

@@ -19,10 +19,10 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from bot import text
 from bot.config import BlueskyAccount, Settings
-from bot.content import Event, Problem
-from bot.limits import load_instances, rules_for
+from bot.content.post import Event, Problem
+from bot.render.limits import load_instances, rules_for
+from bot.text import core as text
 
 TEMPLATES = ("post.j2", "thread.j2")
 # English, whatever the machine's locale (calendar.month_name follows the locale).

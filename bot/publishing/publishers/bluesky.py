@@ -26,9 +26,9 @@ import libipld
 
 from bot import __version__
 from bot.config import BlueskyAccount, Settings, read_secret
-from bot.images import inspect
-from bot.ledger import Remote, Row
-from bot.publishers import Context, PermanentError, PublishError, RetryableError
+from bot.content.images import inspect
+from bot.ledger.store import Remote, Row
+from bot.publishing.publishers.base import Context, PermanentError, PublishError, RetryableError
 
 POST = "app.bsky.feed.post"
 MAX_WRITES = 200  # applyWrites' limit per request

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.scheduler import DailyScheduler
+    from bot.daemon.scheduler import DailyScheduler
 
 log = logging.getLogger("thisday.daemon")
 
@@ -212,7 +212,7 @@ class HealthServer:
     # -- what they say --------------------------------------------------------------------
 
     def _ledger_figures(self) -> dict[str, Any]:
-        from bot.status import ledger_figures
+        from bot.tools.status import ledger_figures
 
         ledger = self.daemon.workspace.ledger(create=False)
         if ledger is None:
@@ -232,7 +232,7 @@ class HealthServer:
         return count
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        from bot.scheduler import utcnow
+        from bot.daemon.scheduler import utcnow
 
         daemon = self.daemon
         runner = daemon.runner
@@ -264,7 +264,7 @@ class HealthServer:
         return (200 if running else 503), body
 
     def metrics(self) -> str:
-        from bot.scheduler import utcnow
+        from bot.daemon.scheduler import utcnow
 
         daemon = self.daemon
         figures = self._ledger_figures()
@@ -356,7 +356,7 @@ def serve(
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
     from bot import logs
-    from bot.scheduler import CLOCK_CHECK, ClockWatch, DailyScheduler
+    from bot.daemon.scheduler import CLOCK_CHECK, ClockWatch, DailyScheduler
 
     logs.setup(level)
     daemon = DailyScheduler(config_file, posts, dry_run=dry_run)

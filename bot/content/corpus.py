@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import scanning
-from bot.content import Event, Parsed, Problem, parse
+from bot.content import scanning
+from bot.content.post import Event, Parsed, Problem, parse
 
 CACHE_FORMAT = 4
 POST_SUFFIX = scanning.POST_SUFFIX

@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.content import Event, Problem
-from bot.render import RenderError, Thread
-from bot.selection import next_posting_day
+from bot.content.post import Event, Problem
+from bot.content.selection import next_posting_day
+from bot.render.renderer import RenderError, Thread
 from bot.workspace import Workspace
 
 

@@ -28,10 +28,10 @@ from mastodon import (
 
 from bot import __version__
 from bot.config import MastodonAccount, Settings, read_secret
-from bot.images import inspect
-from bot.ledger import Remote, Row
-from bot.limits import load_instances, save_instance
-from bot.publishers import Context, PermanentError, RetryableError
+from bot.content.images import inspect
+from bot.ledger.store import Remote, Row
+from bot.publishing.publishers.base import Context, PermanentError, RetryableError
+from bot.render.limits import load_instances, save_instance
 
 # Servers keep an Idempotency-Key for 3600 s; stay clear of the edge.
 KEY_MEMORY = dt.timedelta(minutes=50)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from bot.config import Settings
-from bot.content import Event, Problem
-from bot.selection import day_keys
+from bot.content.post import Event, Problem
+from bot.content.selection import day_keys
 from bot.workspace import Workspace
 
 if TYPE_CHECKING:
-    from bot.render import Renderer
+    from bot.render.renderer import Renderer
 
 log = logging.getLogger("thisday.daemon")
 
@@ -116,7 +116,7 @@ class LiveWorkspace(Workspace):
     def refresh_templates(self) -> list[Problem]:
         """Validate the templates as they are now on disk. Sound ones are compiled and used;
         broken ones are reported and the last good compiled set stays in use."""
-        from bot.render import TEMPLATES, Renderer
+        from bot.render.renderer import TEMPLATES, Renderer
 
         with self._lock:
             fresh = Renderer(self.settings)
@@ -156,8 +156,8 @@ class LiveWorkspace(Workspace):
 def _signature(renderer: Renderer) -> tuple[object, ...]:
     """Every template file an account may use (present or not) and the stored server limits,
     by stat: a change to any of them means compiling again."""
-    from bot.limits import INSTANCE_FILE
-    from bot.render import TEMPLATES
+    from bot.render.limits import INSTANCE_FILE
+    from bot.render.renderer import TEMPLATES
 
     paths = {
         folder / name

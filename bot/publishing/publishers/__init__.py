@@ -1,0 +1,1 @@
+"""One publisher per platform behind the small protocol in `base`."""

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.state import StateFolder
+
 DEFAULT_CONFIG = Path("config/thisday.toml")
 CONFIG_ENV = "THISDAY_CONFIG"
 
@@ -216,6 +218,10 @@ class Settings(_Strict):
     @property
     def state_dir(self) -> Path:
         return self.resolve(self.state)
+
+    @property
+    def state_folder(self) -> StateFolder:
+        return StateFolder(self.state_dir)
 
     @property
     def templates_dir(self) -> Path:

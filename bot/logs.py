@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Iterable
 from typing import Any
 
 _FIELDS = ("account", "event", "part", "url", "day")
@@ -83,8 +82,3 @@ def setup(level: str = "INFO", *, json_lines: bool | None = None, stream: Any = 
         other.setLevel(logging.WARNING)
         other.handlers[:] = [handler]
         other.propagate = False
-
-
-def secrets_from(values: Iterable[str | None]) -> None:
-    for value in values:
-        remember_secret(value)

@@ -28,7 +28,7 @@ class Workspace:
 
     @cached_property
     def corpus(self) -> Corpus:
-        return Corpus(self.posts_dir, self.state_dir / "cache")
+        return Corpus(self.posts_dir, self.settings.state_folder.cache)
 
     @cached_property
     def renderer(self) -> Renderer:
@@ -36,15 +36,11 @@ class Workspace:
 
         return Renderer(self.settings)
 
-    def forget_templates(self) -> None:
-        """Drop compiled templates and cached limits: the next render reads them afresh."""
-        self.__dict__.pop("renderer", None)
-
     def ledger(self, *, create: bool = False) -> Ledger | None:
         """The ledger, or None when nothing was ever published and `create` is false."""
         from bot.ledger.store import Ledger
 
-        path = self.state_dir / "ledger.sqlite"
+        path = self.settings.state_folder.ledger
         if not create and not path.exists():
             return None
         return Ledger(path)

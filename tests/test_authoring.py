@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -515,12 +516,16 @@ def test_check_and_import_show_a_progress_bar_on_a_terminal_only(big_site: Path)
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_every_command_help_shows_an_example(name: str) -> None:
-    if name not in LazyGroup().list_commands(None):  # type: ignore[arg-type]
-        pytest.skip(f"`thisday {name}` is not built yet")
     result = CliRunner().invoke(main, [name, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.stdout
     assert f"thisday {name}" in result.stdout.split("Example", 1)[1]
+
+
+def test_a_missing_command_module_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(COMMANDS, "ghost", "bot.cli.ghost")
+    with pytest.raises(ModuleNotFoundError, match=r"bot\.cli\.ghost"):
+        LazyGroup().get_command(click.Context(main), "ghost")
 
 
 def test_help_runs_without_the_network_sdks() -> None:

@@ -22,6 +22,7 @@ import pytest
 from support import ROOT, thisday, write_config, write_post
 
 from bot import config
+from bot.runtime.schedule import Schedule, next_slot
 from bot.tools import doctor
 
 EVERY_CHECK = [
@@ -245,7 +246,7 @@ def dead_pid() -> int:
 
 
 def test_lock_held_by_a_running_daemon(tmp_path: Path) -> None:
-    lock = tmp_path / "state" / doctor.DAEMON_LOCK
+    lock = tmp_path / "state" / "daemon.lock"
     lock.parent.mkdir()
     holder = subprocess.Popen(
         [
@@ -273,7 +274,7 @@ def test_lock_held_by_a_running_daemon(tmp_path: Path) -> None:
 
 
 def test_lock_held_but_its_pid_is_dead(tmp_path: Path) -> None:
-    lock = tmp_path / "state" / doctor.DAEMON_LOCK
+    lock = tmp_path / "state" / "daemon.lock"
     lock.parent.mkdir()
     pid = dead_pid()
     with open(lock, "a+") as handle:
@@ -311,26 +312,27 @@ def settings_with(tmp_path: Path, post_at: str, zone: str = "Europe/London") -> 
     return config.load(path)
 
 
+def next_run(settings: config.Settings, now: dt.datetime) -> dt.datetime:
+    """What doctor reports as the next run."""
+    return next_slot(Schedule.of(settings), now).astimezone(settings.zone)
+
+
 def test_next_run_is_the_next_slot_in_the_configured_zone(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, '["09:00", "18:00"]')
 
     def at(text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(text)
 
-    assert doctor.next_run(settings, at("2027-01-16T10:00:00+00:00")) == at(
-        "2027-01-16T18:00:00+00:00"
-    )
-    assert doctor.next_run(settings, at("2027-07-16T18:30:00+01:00")) == at(
-        "2027-07-17T09:00:00+01:00"
-    )
-    assert doctor.next_run(settings, at("2027-01-16T08:59:59+00:00")).hour == 9
+    assert next_run(settings, at("2027-01-16T10:00:00+00:00")) == at("2027-01-16T18:00:00+00:00")
+    assert next_run(settings, at("2027-07-16T18:30:00+01:00")) == at("2027-07-17T09:00:00+01:00")
+    assert next_run(settings, at("2027-01-16T08:59:59+00:00")).hour == 9
 
 
 def test_next_run_across_a_daylight_saving_gap(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, '"02:30"', "America/New_York")
     # 2027-03-14 02:30 does not exist in New York: the clock jumps from 02:00 to 03:00.
     now = dt.datetime(2027, 3, 14, 5, 0, tzinfo=dt.UTC)  # 00:00 EST
-    moment = doctor.next_run(settings, now)
+    moment = next_run(settings, now)
     assert moment > now and moment.date() == dt.date(2027, 3, 14)
     assert moment.utcoffset() == dt.timedelta(hours=-4)
 

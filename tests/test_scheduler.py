@@ -28,21 +28,18 @@ from support import ROOT, rows_for, write_post
 from bot import config
 from bot.content.post import Event
 from bot.daemon.live import LiveWorkspace
-from bot.daemon.scheduler import (
+from bot.daemon.scheduler import DailyScheduler, Runner, misfire_grace, slot_triggers
+from bot.ledger.store import Ledger, Remote
+from bot.publishing.pipeline import ALREADY, FAILED, PUBLISHED, Result
+from bot.runtime.schedule import (
     MIN_WINDOW,
     ClockWatch,
-    DailyScheduler,
-    Runner,
     Schedule,
     decide,
     local_instant,
-    misfire_grace,
     next_slot,
     retry_delay,
-    slot_triggers,
 )
-from bot.ledger.store import Ledger, Remote
-from bot.publishing.pipeline import ALREADY, FAILED, PUBLISHED, Result
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from support import rows_for, thisday, write_config, write_post
 
-from bot.daemon.service import AlreadyRunning, DaemonLock, lock_holder, notify, watchdog_interval
+from bot.daemon.service import notify, watchdog_interval
 from bot.ledger.store import Ledger, Remote
-from bot.tools.status import collect, ledger_figures, render
+from bot.runtime.lock import AlreadyRunning, DaemonLock, LockHolder, holder
+from bot.tools.status import collect, render
 from bot.workspace import Workspace
 
 LONDON = ZoneInfo("Europe/London")
@@ -53,7 +54,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_before_anything_was_published(folder: Path):
-    doc = collect(Workspace(folder / "thisday.toml"), now=at("2027-01-16", 7))
+    report = collect(Workspace(folder / "thisday.toml"), now=at("2027-01-16", 7))
+    doc = report.as_json()
     assert doc["today"] == "2027-01-16"
     assert doc["daemon"] == {"running": False, "pid": None}
     assert doc["window"]["state"] == "before the first slot"
@@ -84,7 +86,8 @@ def test_publishes_with_urls_partial_threads_and_failures(folder: Path):
     ledger.close()
 
     workspace = Workspace(folder / "thisday.toml")
-    doc = collect(workspace, now=at("2027-01-16", 9, 30))
+    report = collect(workspace, now=at("2027-01-16", 9, 30))
+    doc = report.as_json()
     assert [e["id"] for e in doc["selection"]] == ["trotsky"]  # what the ledger planned
     assert doc["selection"][0] == {
         "id": "trotsky",
@@ -107,21 +110,22 @@ def test_publishes_with_urls_partial_threads_and_failures(folder: Path):
         "https://m.example/@a/1",
     ]
     assert doc["failures"][0]["error"] == "applyWrites: 503 Unavailable"
-    text = render(doc)
+    text = render(report)
     assert "sky (bluesky): partial 1/2" in text
     assert "last error: applyWrites: 503 Unavailable" in text
     assert "https://m.example/@a/2" in text
     assert "selection: trotsky — Trotsky exiled (1928)  [planned]" in text
 
-    figures = ledger_figures(Ledger(folder / "state" / "ledger.sqlite"))
-    assert figures["sent"] == {"masto": 2, "sky": 1}
-    assert figures["failed"] == {"sky": 1}
-    assert set(figures["last_sent"]) == {"masto", "sky"}
+    figures = Ledger(folder / "state" / "ledger.sqlite").figures()
+    assert figures.sent == {"masto": 2, "sky": 1}
+    assert figures.failed == {"sky": 1}
+    assert set(figures.last_sent) == {"masto", "sky"}
 
 
 def test_a_missed_day_and_a_complete_one(folder: Path):
     workspace = Workspace(folder / "thisday.toml")
-    doc = collect(workspace, now=at("2027-01-16", 21))
+    report = collect(workspace, now=at("2027-01-16", 21))
+    doc = report.as_json()
     assert doc["window"]["state"] == "closed"
     assert {a["state"] for a in doc["accounts"]} == {"missed"}
     assert doc["due_now"] is False
@@ -132,21 +136,23 @@ def test_a_missed_day_and_a_complete_one(folder: Path):
         ledger.plan(rows)
         ledger.mark_sending(rows)
         ledger.mark_sent(rows, [Remote(id="1", url=f"https://{account}.example/1")])
-    doc = collect(workspace, now=at("2027-01-16", 8))
+    report = collect(workspace, now=at("2027-01-16", 8))
+    doc = report.as_json()
     assert {a["state"] for a in doc["accounts"]} == {"complete"}
     assert doc["next_run"] == "2027-01-17T09:00:00+00:00"  # today's slot is not needed
 
 
 def test_the_running_daemon_is_named(folder: Path):
-    lock = DaemonLock(folder / "state")
+    lock = DaemonLock(folder / "state" / "daemon.lock")
     lock.acquire()
     try:
-        doc = collect(Workspace(folder / "thisday.toml"), now=at("2027-01-16", 7))
+        report = collect(Workspace(folder / "thisday.toml"), now=at("2027-01-16", 7))
+        doc = report.as_json()
         assert doc["daemon"] == {"running": True, "pid": os.getpid()}
-        assert f"running (pid {os.getpid()})" in render(doc)
+        assert f"running (pid {os.getpid()})" in render(report)
     finally:
         lock.release()
-    assert lock_holder(folder / "state") is None
+    assert not holder(folder / "state" / "daemon.lock").held
 
 
 def test_status_command_text_and_json(folder: Path):
@@ -163,15 +169,15 @@ def test_status_command_text_and_json(folder: Path):
 
 
 def test_a_second_lock_names_the_first_holder(tmp_path: Path):
-    first = DaemonLock(tmp_path)
+    first = DaemonLock(tmp_path / "daemon.lock")
     first.acquire()
     try:
-        assert lock_holder(tmp_path) == os.getpid()
+        assert holder(tmp_path / "daemon.lock") == LockHolder(True, os.getpid())
         with pytest.raises(AlreadyRunning, match=rf"pid {os.getpid()}\).*{tmp_path}"):
-            DaemonLock(tmp_path).acquire()
+            DaemonLock(tmp_path / "daemon.lock").acquire()
     finally:
         first.release()
-    again = DaemonLock(tmp_path)
+    again = DaemonLock(tmp_path / "daemon.lock")
     again.acquire()  # free again once released
     again.release()
 

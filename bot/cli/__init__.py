@@ -23,23 +23,17 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    """Imports a command's module only when that command is used (or listed by --help).
+    A module that is missing is a broken install, and fails loudly."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._module(name) is not None]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = self._module(cmd_name)
-        return getattr(module, "command", None) if module else None
-
-    @staticmethod
-    def _module(name: str):
-        if name not in COMMANDS:
+        if cmd_name not in COMMANDS:
             return None
-        try:
-            return importlib.import_module(COMMANDS[name])
-        except ModuleNotFoundError as exc:
-            if exc.name == COMMANDS[name]:
-                return None  # not built yet
-            raise
+        command: click.Command = importlib.import_module(COMMANDS[cmd_name]).command
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -30,9 +30,9 @@ def command(config_file: str | None, posts_dir: str | None, limit: int, as_json:
     from bot.tools.status import collect, render
     from bot.workspace import Workspace
 
-    doc = collect(Workspace(config_file, posts_dir), recent=limit)
+    report = collect(Workspace(config_file, posts_dir), recent=limit)
     if as_json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=1)
+        json.dump(report.as_json(), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
-        click.echo(render(doc))
+        click.echo(render(report))

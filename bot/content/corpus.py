@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.content import scanning
 from bot.content.post import Event, Parsed, Problem, parse
+from bot.state import atomic_write
 
 CACHE_FORMAT = 4
 POST_SUFFIX = scanning.POST_SUFFIX
@@ -381,11 +382,7 @@ class Corpus:
             sorted(self.losers()),
         )
         try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_file.with_suffix(f".tmp{os.getpid()}")
-            with open(tmp, "wb") as handle:
-                marshal.dump(data, handle)
-            os.replace(tmp, self.cache_file)
+            atomic_write(self.cache_file, marshal.dumps(data))
             self._dirty = False
         except OSError:
             pass

@@ -17,6 +17,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.state import StateFolder
+
 POST_SUFFIX = ".md"
 
 _pending: dict[str, tuple[int, int]] = {}  # root -> (child pid, read end of its pipe)
@@ -172,4 +174,6 @@ def posts_folder(config_file: str | None, posts: str | None) -> tuple[Path, Path
         return None
     base = path.parent
     root = Path(folder) if posts else base / folder
-    return Path(os.path.normpath(root.absolute())), Path(os.path.normpath(base / state)) / "cache"
+    return Path(os.path.normpath(root.absolute())), StateFolder(
+        Path(os.path.normpath(base / state))
+    ).cache

@@ -156,7 +156,6 @@ class LiveWorkspace(Workspace):
 def _signature(renderer: Renderer) -> tuple[object, ...]:
     """Every template file an account may use (present or not) and the stored server limits,
     by stat: a change to any of them means compiling again."""
-    from bot.render.limits import INSTANCE_FILE
     from bot.render.renderer import TEMPLATES
 
     paths = {
@@ -165,7 +164,7 @@ def _signature(renderer: Renderer) -> tuple[object, ...]:
         for folder in renderer.folders(account)
         for name in TEMPLATES
     }
-    paths.add(renderer.settings.state_dir / INSTANCE_FILE)
+    paths.add(renderer.settings.state_folder.instances)
     seen: list[object] = [id(renderer.settings)]
     for path in sorted(paths):
         try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import http.server
 import json
 import logging
@@ -29,8 +28,10 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bot.ledger.store import Figures
+from bot.runtime.lock import AlreadyRunning, DaemonLock
 
 if TYPE_CHECKING:
     from bot.daemon.scheduler import DailyScheduler
@@ -39,70 +40,6 @@ log = logging.getLogger("thisday.daemon")
 
 SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 STOP_TIMEOUT = 8.0  # seconds to let the request in flight finish; systemd waits 15
-
-
-# -- one daemon per state folder ---------------------------------------------------------------
-
-
-class AlreadyRunning(RuntimeError):
-    pass
-
-
-class DaemonLock:
-    """An exclusive flock on `state/daemon.lock`, held for the daemon's lifetime. Separate
-    from the ledger's publish lock, which is held only while publishing."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "daemon.lock"
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            pid = _read_pid(self.path)
-            who = f"pid {pid}" if pid else "another process"
-            raise AlreadyRunning(
-                f"another thisday daemon ({who}) is already running on the state folder "
-                f"{self.path.parent}; stop it first (systemctl stop thisday), or give this one "
-                "its own `state` folder"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-
-def lock_holder(state_dir: Path) -> int | None:
-    """The pid of the daemon running on this state folder, or None when none is."""
-    path = state_dir / "daemon.lock"
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return _read_pid(path) or -1
-    finally:
-        os.close(fd)
-    return None
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip() or 0) or None
-    except (OSError, ValueError):
-        return None
 
 
 # -- systemd -------------------------------------------------------------------------------
@@ -211,14 +148,12 @@ class HealthServer:
 
     # -- what they say --------------------------------------------------------------------
 
-    def _ledger_figures(self) -> dict[str, Any]:
-        from bot.tools.status import ledger_figures
-
+    def _ledger_figures(self) -> Figures:
         ledger = self.daemon.workspace.ledger(create=False)
         if ledger is None:
-            return {"sent": {}, "failed": {}, "last_sent": {}}
+            return Figures({}, {}, {})
         try:
-            return ledger_figures(ledger)
+            return ledger.figures()
         finally:
             ledger.close()
 
@@ -232,7 +167,7 @@ class HealthServer:
         return count
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        from bot.daemon.scheduler import utcnow
+        from bot.runtime.schedule import utcnow
 
         daemon = self.daemon
         runner = daemon.runner
@@ -264,11 +199,11 @@ class HealthServer:
         return (200 if running else 503), body
 
     def metrics(self) -> str:
-        from bot.daemon.scheduler import utcnow
+        from bot.runtime.schedule import utcnow
 
         daemon = self.daemon
         figures = self._ledger_figures()
-        accounts = sorted(set(daemon.runner.accounts()) | set(figures["sent"]))
+        accounts = sorted(set(daemon.runner.accounts()) | set(figures.sent))
         now = utcnow()
         today = daemon.runner.schedule.today(now)
         out: list[str] = []
@@ -286,20 +221,20 @@ class HealthServer:
             "thisday_posts_published_total",
             "counter",
             "Parts (posts) published, by account (from the ledger).",
-            by_account(figures["sent"]),
+            by_account(figures.sent),
         )
         metric(
             "thisday_posts_failed_total",
             "counter",
             "Threads that failed a publish run, by account (from the ledger).",
-            by_account(figures["failed"]),
+            by_account(figures.failed),
         )
         metric(
             "thisday_last_success_timestamp_seconds",
             "gauge",
             "When the account's last part was published (Unix time; 0 = never).",
             [
-                (labels, _timestamp(figures["last_sent"].get(name)))
+                (labels, _timestamp(figures.last_sent.get(name)))
                 for labels, name in ((f'{{account="{n}"}}', n) for n in accounts)
             ],
         )
@@ -356,14 +291,15 @@ def serve(
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
     from bot import logs
-    from bot.daemon.scheduler import CLOCK_CHECK, ClockWatch, DailyScheduler
+    from bot.daemon.scheduler import CLOCK_CHECK, DailyScheduler
+    from bot.runtime.schedule import ClockWatch
 
     logs.setup(level)
     daemon = DailyScheduler(config_file, posts, dry_run=dry_run)
     settings = daemon.settings
     lock: DaemonLock | None = None
     if not dry_run:  # a dry run touches no state: it may run beside the real daemon
-        lock = DaemonLock(settings.state_dir)
+        lock = DaemonLock(settings.state_folder.daemon_lock)
         try:
             lock.acquire()
         except AlreadyRunning as exc:

@@ -115,6 +115,15 @@ class Remote:
     url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What the ledger says per account, for `status`, /healthz and /metrics."""
+
+    sent: dict[str, int]  # parts sent
+    failed: dict[str, int]  # failed publish runs
+    last_sent: dict[str, str]  # ISO time of the last part sent
+
+
 class LockedError(RuntimeError):
     pass
 
@@ -412,6 +421,33 @@ class Ledger:
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return list(self.db.execute(sql, args))
+
+    def figures(self) -> Figures:
+        """Per account: parts sent, failed publish runs, time of the last part sent."""
+        sent: dict[str, int] = {}
+        last: dict[str, str] = {}
+        for row in self.db.execute(
+            "SELECT account, COUNT(*) AS n, MAX(sent_at) AS last FROM parts"
+            " WHERE state = 'sent' GROUP BY account"
+        ):
+            sent[row["account"]] = row["n"]
+            last[row["account"]] = row["last"]
+        failed = {
+            row["account"]: row["n"]
+            for row in self.db.execute(
+                "SELECT account, COUNT(*) AS n FROM journal WHERE kind = 'failed' GROUP BY account"
+            )
+        }
+        return Figures(sent, failed, last)
+
+    def last_failure(self, day: str, account: str) -> str | None:
+        """The error of the last failed publish run of a day's thread on an account."""
+        row = self.db.execute(
+            "SELECT detail FROM journal WHERE day = ? AND account = ? AND kind = 'failed'"
+            " ORDER BY id DESC LIMIT 1",
+            (day, account),
+        ).fetchone()
+        return str(row["detail"]) if row else None
 
     # -- helpers -------------------------------------------------------------------------
 

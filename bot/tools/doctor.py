@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import datetime as dt
 import email.utils
-import fcntl
 import os
 import re
 import tempfile
@@ -26,11 +26,11 @@ from pathlib import Path
 
 from bot import config
 from bot.config import BlueskyAccount, ConfigError, MastodonAccount, Settings
+from bot.runtime.lock import holder, pid_alive
+from bot.runtime.schedule import Schedule, next_slot
 
 CLOCK_TOLERANCE = 60.0  # seconds between our clock and a server's Date header
 PROBE_TIMEOUT = 10.0
-DAEMON_LOCK = "daemon.lock"
-PUBLISH_LOCK = "publish.lock"
 OK, FAIL, SKIP = "✓", "✗", "-"
 
 
@@ -210,7 +210,7 @@ def _state_folder(run: _Run) -> Iterator[Check]:
         except OSError as exc:
             yield failed("state", f"{folder} is not writable ({exc.strerror})", owner_fix)
             return
-        ledger = folder / "ledger.sqlite"
+        ledger = run.settings.state_folder.ledger
         if ledger.exists() and not os.access(ledger, os.R_OK | os.W_OK):
             yield failed("state", f"{ledger} is not writable", owner_fix)
             return
@@ -229,43 +229,11 @@ def _state_folder(run: _Run) -> Iterator[Check]:
         )
 
 
-def lock_holder(path: Path) -> tuple[bool, int | None]:
-    """(is the flock held by someone, the pid written in the file)."""
-    try:
-        handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-    except FileNotFoundError:
-        return False, None
-    with handle:
-        text = handle.read().strip()
-        try:
-            # Shared and non-blocking: held only for an instant, and never while the
-            # daemon holds its exclusive lock.
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held = True
-        else:
-            held = False
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    pid = int(text) if text.isdigit() else None
-    return held, pid
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, as another user
-    return True
-
-
 def _locks(run: _Run) -> Iterator[Check]:
-    folder = run.settings.state_dir
-    lock = folder / DAEMON_LOCK
-    held, pid = lock_holder(lock)
-    publishing, _ = lock_holder(folder / PUBLISH_LOCK)
-    busy = "; a publish is running right now" if publishing else ""
+    state = run.settings.state_folder
+    lock = state.daemon_lock
+    held, pid = dataclasses.astuple(holder(lock))
+    busy = "; a publish is running right now" if holder(state.publish_lock).held else ""
     if held:
         if pid is None or pid_alive(pid):
             who = f"pid {pid}" if pid else "pid unknown"
@@ -280,7 +248,7 @@ def _locks(run: _Run) -> Iterator[Check]:
     elif lock.exists() and pid is not None and not pid_alive(pid):
         yield passed(
             "lock",
-            f"daemon not running; {DAEMON_LOCK} is left from pid {pid}, which is gone "
+            f"daemon not running; {lock.name} is left from pid {pid}, which is gone "
             f"(harmless: the lock died with it){busy}",
         )
     else:
@@ -357,10 +325,7 @@ def credential_check(
 
 
 def _session_note(account: MastodonAccount | BlueskyAccount, name: str, settings: Settings) -> str:
-    if (
-        isinstance(account, BlueskyAccount)
-        and (settings.state_dir / "sessions" / f"{name}.json").exists()
-    ):
+    if isinstance(account, BlueskyAccount) and settings.state_folder.session(name).exists():
         return "; a stored session may work for now, but the next login will fail"
     return ""
 
@@ -411,7 +376,7 @@ def _servers(run: _Run) -> Iterator[Check]:
         if not reachable:
             yield skipped(f"{login} {name}", "not checked: the server is unreachable")
             continue
-        session_file = settings.state_dir / "sessions" / f"{name}.json"
+        session_file = settings.state_folder.session(name)
         if name in run.no_credentials and (login == "login" or not session_file.exists()):
             yield skipped(f"{login} {name}", "not checked: no credentials (see above)")
             continue
@@ -578,26 +543,12 @@ def _templates(run: _Run) -> Iterator[Check]:
     yield passed("templates", f"{what} renders for every account")
 
 
-def next_run(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
-    """The next `post_at` slot after `now`, in the configured timezone."""
-    zone = settings.zone
-    now = (now or dt.datetime.now(dt.UTC)).astimezone(zone)
-    for offset in range(3):
-        day = now.date() + dt.timedelta(days=offset)
-        for slot in settings.post_at:
-            # Through UTC and back: a slot in a DST gap lands where the clock really is.
-            moment = dt.datetime.combine(day, slot, tzinfo=zone).astimezone(dt.UTC)
-            if moment > now:
-                return moment.astimezone(zone)
-    raise AssertionError("post_at always has a slot within two days")
-
-
 def _next_run(run: _Run) -> Iterator[Check]:
     from bot.content.selection import day_keys
     from bot.workspace import Workspace
 
     settings = run.settings
-    moment = next_run(settings)
+    moment = next_slot(Schedule.of(settings), dt.datetime.now(dt.UTC)).astimezone(settings.zone)
     wait = moment - dt.datetime.now(dt.UTC)
     minutes = max(0, int(wait.total_seconds() // 60))
     corpus = Workspace(run.config_file).corpus

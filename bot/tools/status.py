@@ -3,59 +3,135 @@ from the config, the posts folder and the ledger (the daemon need not be running
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from bot.daemon.scheduler import Schedule, next_slot, utcnow
-from bot.daemon.service import lock_holder
 from bot.ledger.store import SENT, Ledger
+from bot.runtime import lock
+from bot.runtime.schedule import Schedule, next_slot, utcnow
 from bot.workspace import Workspace
 
 RECENT_KINDS = ("sent", "reconciled", "failed")
 
 
-def ledger_figures(ledger: Ledger) -> dict[str, dict[str, Any]]:
-    """Per account: parts sent, failed publish runs, time of the last part sent."""
-    sent: dict[str, int] = {}
-    last: dict[str, str] = {}
-    for row in ledger.db.execute(
-        "SELECT account, COUNT(*) AS n, MAX(sent_at) AS last FROM parts"
-        " WHERE state = 'sent' GROUP BY account"
-    ):
-        sent[row["account"]] = row["n"]
-        last[row["account"]] = row["last"]
-    failed = {
-        row["account"]: row["n"]
-        for row in ledger.db.execute(
-            "SELECT account, COUNT(*) AS n FROM journal WHERE kind = 'failed' GROUP BY account"
-        )
-    }
-    return {"sent": sent, "failed": failed, "last_sent": last}
+@dataclass(frozen=True, slots=True)
+class DaemonState:
+    running: bool
+    pid: int | None
 
 
-def collect(
-    workspace: Workspace, now: dt.datetime | None = None, recent: int = 10
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: str
+    end: str
+    state: str  # "before the first slot", "open" or "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    id: str
+    title: str | None  # None: the file is no longer valid
+    year: int | None
+    path: str | None
+    planned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    account: str
+    platform: str
+    state: str  # complete, partial, pending, due, missed or scheduled
+    parts_sent: int
+    parts: int
+    urls: list[str]
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    at: str | None
+    day: str
+    account: str
+    event: str | None
+    part: int | None
+    kind: str
+    detail: str | None  # the URL, or the error of a failed run
+
+    def as_json(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        detail = doc.pop("detail")
+        doc["error" if self.kind == "failed" else "url"] = detail
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    now: str
+    timezone: str
+    today: str
+    daemon: DaemonState
+    slots: list[str]
+    window: Window
+    due_now: bool
+    next_run: str
+    selection: list[Chosen]
+    accounts: list[AccountState]
+    recent: list[JournalEntry]
+    failures: list[JournalEntry]
+
+    def as_json(self) -> dict[str, Any]:
+        """The `status --json` document (its field names are a contract)."""
+        doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        doc["daemon"] = dataclasses.asdict(self.daemon)
+        doc["window"] = dataclasses.asdict(self.window)
+        doc["selection"] = [dataclasses.asdict(c) for c in self.selection]
+        doc["accounts"] = [dataclasses.asdict(a) for a in self.accounts]
+        doc["recent"] = [r.as_json() for r in self.recent]
+        doc["failures"] = [r.as_json() for r in self.failures]
+        return doc
+
+
+def collect(workspace: Workspace, now: dt.datetime | None = None, recent: int = 10) -> StatusReport:
     settings = workspace.settings
     schedule = Schedule.of(settings)
     now = now or utcnow()
-    zone = settings.zone
     today = schedule.today(now)
-    key = today.isoformat()
     start, end = schedule.window(today)
     phase = "before the first slot" if now < start else "open" if now <= end else "closed"
     ledger = workspace.ledger(create=False)
+    try:
+        accounts = _accounts(workspace, ledger, today.isoformat(), phase)
+        selection = _selection(workspace, ledger, today)
+        journal = _journal(ledger, recent, schedule)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    complete = bool(accounts) and all(a.state == "complete" for a in accounts)
+    daemon = lock.holder(settings.state_folder.daemon_lock)
+    return StatusReport(
+        now=schedule.local(now),
+        timezone=settings.timezone,
+        today=today.isoformat(),
+        daemon=DaemonState(daemon.held, daemon.pid if daemon.held else None),
+        slots=[schedule.local(s) for s in schedule.slots(today)],
+        window=Window(schedule.local(start), schedule.local(end), phase),
+        due_now=phase == "open" and not complete and bool(accounts),
+        next_run=schedule.local(next_slot(schedule, now, skip_today=complete)),
+        selection=selection,
+        accounts=accounts,
+        recent=[r for r in journal if r.kind != "failed"],
+        failures=[r for r in journal if r.kind == "failed"],
+    )
 
-    def local(moment: dt.datetime | str | None) -> str | None:
-        if moment is None:
-            return None
-        if isinstance(moment, str):
-            moment = dt.datetime.fromisoformat(moment)
-        return moment.astimezone(zone).isoformat(timespec="seconds")
 
+def _accounts(
+    workspace: Workspace, ledger: Ledger | None, day: str, phase: str
+) -> list[AccountState]:
     accounts = []
-    for name, account in settings.active_accounts().items():
-        rows = ledger.parts(key, name) if ledger else []
+    for name, account in workspace.settings.active_accounts().items():
+        rows = ledger.parts(day, name) if ledger else []
         done = sum(r.state == SENT for r in rows)
         if rows and done == len(rows):
             state = "complete"
@@ -65,20 +141,13 @@ def collect(
             state = "pending"
         else:
             state = {"open": "due", "closed": "missed"}.get(phase, "scheduled")
-        error = _last_failure(ledger, key, name) if ledger and state != "complete" else None
-        accounts.append(
-            {
-                "account": name,
-                "platform": account.platform,
-                "state": state,
-                "parts_sent": done,
-                "parts": len(rows),
-                "urls": [r.url or r.uri for r in rows if r.state == SENT and (r.url or r.uri)],
-                "error": error,
-            }
-        )
-    complete = bool(accounts) and all(a["state"] == "complete" for a in accounts)
+        error = ledger.last_failure(day, name) if ledger and state != "complete" else None
+        urls = [r.url or r.uri for r in rows if r.state == SENT and (r.url or r.uri)]
+        accounts.append(AccountState(name, account.platform, state, done, len(rows), urls, error))
+    return accounts
 
+
+def _selection(workspace: Workspace, ledger: Ledger | None, today: dt.date) -> list[Chosen]:
     planned = ledger.events_on(today) if ledger else []
     candidates = {event.id: event for event in workspace.candidates(today)}
     chosen = planned or [event.id for event in workspace.select(today, history=ledger)]
@@ -86,100 +155,80 @@ def collect(
     for event_id in chosen:
         event = candidates.get(event_id)
         selection.append(
-            {
-                "id": event_id,
-                "title": event.title if event else None,
-                "year": event.year if event else None,
-                "path": event.path if event else None,
-                "planned": event_id in planned,
-            }
+            Chosen(
+                id=event_id,
+                title=event.title if event else None,
+                year=event.year if event else None,
+                path=event.path if event else None,
+                planned=event_id in planned,
+            )
         )
+    return selection
 
-    journal = ledger.recent_journal(recent, RECENT_KINDS) if ledger else []
-    last = [
-        {
-            "at": local(row["at"]),
-            "day": row["day"],
-            "account": row["account"],
-            "event": row["event_id"],
-            "part": None if row["idx"] is None else row["idx"] + 1,
-            "kind": row["kind"],
-            "url" if row["kind"] != "failed" else "error": row["detail"],
-        }
-        for row in journal
+
+def _journal(ledger: Ledger | None, recent: int, schedule: Schedule) -> list[JournalEntry]:
+    if ledger is None:
+        return []
+    return [
+        JournalEntry(
+            at=schedule.local(dt.datetime.fromisoformat(row["at"])) if row["at"] else None,
+            day=row["day"],
+            account=row["account"],
+            event=row["event_id"],
+            part=None if row["idx"] is None else row["idx"] + 1,
+            kind=row["kind"],
+            detail=row["detail"],
+        )
+        for row in ledger.recent_journal(recent, RECENT_KINDS)
     ]
-    pid = lock_holder(settings.state_dir)
-    if ledger is not None:
-        ledger.close()
-    return {
-        "now": local(now),
-        "timezone": settings.timezone,
-        "today": key,
-        "daemon": {"running": pid is not None, "pid": pid if pid and pid > 0 else None},
-        "slots": [local(s) for s in schedule.slots(today)],
-        "window": {"start": local(start), "end": local(end), "state": phase},
-        "due_now": phase == "open" and not complete and bool(accounts),
-        "next_run": local(next_slot(schedule, now, skip_today=complete)),
-        "selection": selection,
-        "accounts": accounts,
-        "recent": [r for r in last if r["kind"] != "failed"],
-        "failures": [r for r in last if r["kind"] == "failed"],
-    }
 
 
-def _last_failure(ledger: Ledger, day: str, account: str) -> str | None:
-    row = ledger.db.execute(
-        "SELECT detail FROM journal WHERE day = ? AND account = ? AND kind = 'failed'"
-        " ORDER BY id DESC LIMIT 1",
-        (day, account),
-    ).fetchone()
-    return row["detail"] if row else None
-
-
-def render(doc: dict[str, Any]) -> str:
-    lines = [f"thisday status — {doc['now']} ({doc['timezone']})"]
-    daemon = doc["daemon"]
-    if daemon["running"]:
-        pid = f" (pid {daemon['pid']})" if daemon["pid"] else ""
+def render(report: StatusReport) -> str:
+    lines = [f"thisday status — {report.now} ({report.timezone})"]
+    daemon = report.daemon
+    if daemon.running:
+        pid = f" (pid {daemon.pid})" if daemon.pid else ""
         lines.append(f"daemon:    running{pid}")
     else:
         lines.append("daemon:    not running")
-    window = doc["window"]
     lines.append(
-        f"today:     {doc['today']}, slots {', '.join(s[11:19] for s in doc['slots'])}; "
-        f"catch-up window until {window['end']} ({window['state']})"
+        f"today:     {report.today}, slots {', '.join(s[11:19] for s in report.slots)}; "
+        f"catch-up window until {report.window.end} ({report.window.state})"
     )
-    due = " — today's thread is due now" if doc["due_now"] else ""
-    lines.append(f"next run:  {doc['next_run']}{due}")
-    if doc["selection"]:
-        for n, event in enumerate(doc["selection"]):
-            label = "selection:" if n == 0 else ""
-            year = f" ({event['year']})" if event["year"] is not None else ""
-            title = event["title"] or "(file no longer valid)"
-            planned = "  [planned]" if event["planned"] else ""
-            lines.append(f"{label:<10} {event['id']} — {title}{year}{planned}")
-    else:
-        lines.append("selection: no event for today")
+    due = " — today's thread is due now" if report.due_now else ""
+    lines.append(f"next run:  {report.next_run}{due}")
+    lines.extend(_selection_lines(report.selection))
     lines.append("accounts:")
-    for account in doc["accounts"]:
-        count = f" {account['parts_sent']}/{account['parts']}" if account["parts"] else ""
-        lines.append(f"  {account['account']} ({account['platform']}): {account['state']}{count}")
-        for url in account["urls"]:
-            lines.append(f"      {url}")
-        if account["error"]:
-            lines.append(f"      last error: {account['error']}")
-    if doc["recent"]:
+    for account in report.accounts:
+        count = f" {account.parts_sent}/{account.parts}" if account.parts else ""
+        lines.append(f"  {account.account} ({account.platform}): {account.state}{count}")
+        lines.extend(f"      {url}" for url in account.urls)
+        if account.error:
+            lines.append(f"      last error: {account.error}")
+    if report.recent:
         lines.append("last publishes:")
-        for row in doc["recent"]:
-            part = f" part {row['part']}" if row["part"] else ""
+        for row in report.recent:
+            part = f" part {row.part}" if row.part else ""
             lines.append(
-                f"  {row['at']}  {row['day']}  {row['account']}  {row['event']}{part}  "
-                f"{row['url'] or ''}"
+                f"  {row.at}  {row.day}  {row.account}  {row.event}{part}  {row.detail or ''}"
             )
-    if doc["failures"]:
+    if report.failures:
         lines.append("failures:")
-        for row in doc["failures"]:
-            lines.append(
-                f"  {row['at']}  {row['day']}  {row['account']}  {row['event']}: {row['error']}"
-            )
+        lines.extend(
+            f"  {row.at}  {row.day}  {row.account}  {row.event}: {row.detail}"
+            for row in report.failures
+        )
     return "\n".join(lines)
+
+
+def _selection_lines(selection: list[Chosen]) -> list[str]:
+    if not selection:
+        return ["selection: no event for today"]
+    lines = []
+    for n, event in enumerate(selection):
+        label = "selection:" if n == 0 else ""
+        year = f" ({event.year})" if event.year is not None else ""
+        title = event.title or "(file no longer valid)"
+        planned = "  [planned]" if event.planned else ""
+        lines.append(f"{label:<10} {event.id} — {title}{year}{planned}")
+    return lines

@@ -255,6 +255,8 @@ def require_servers() -> bool:
 
 def launch() -> Iterator[Browser]:
     """For a fixture: `yield from launch()`. Skips (or, on CI, fails) without Chromium."""
+    if os.environ.get("THISDAY_NO_BROWSER"):
+        pytest.skip("browser tests left out (scripts/test --fast)")
     executable = find_chromium()
     if executable is None:
         message = (

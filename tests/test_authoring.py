@@ -108,8 +108,13 @@ def test_dates_and_years() -> None:
     assert authoring.parse_date("03-15", "-44") == (3, 15, -44)
     assert authoring.parse_date("02-29") == (2, 29, None)
     assert authoring.parse_date("1928-01-16", 1928) == (1, 16, 1928)
-    for bad, year in [("1928-01-16", 1929), ("16/01/1928", None), ("03-15", 0), ("03-15", "x")]:
-        with pytest.raises(ValueError):
+    for bad, year, why in [
+        ("1928-01-16", 1929, "disagrees"),
+        ("16/01/1928", None, "must be YYYY-MM-DD"),
+        ("03-15", 0, "no year 0"),
+        ("03-15", "x", "whole number"),
+    ]:
+        with pytest.raises(ValueError, match=why):
             authoring.parse_date(bad, year)
 
 
@@ -123,7 +128,7 @@ def test_tags_from_a_list_or_separated_text() -> None:
     ]
     assert authoring.split_tags("#a #b") == ["a", "b"]
     assert authoring.split_tags(None) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be text"):
         authoring.split_tags([1])
 
 

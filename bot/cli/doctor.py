@@ -28,7 +28,7 @@ def command(config_file: str | None) -> None:
 
     failures = 0
     for check in run(config_file):
-        colour = {True: "green", False: "red"}.get(check.ok)  # type: ignore[call-overload]
+        colour = None if check.ok is None else "green" if check.ok else "red"
         click.secho(str(check), fg=colour)
         failures += check.ok is False
     sys.exit(1 if failures else 0)

@@ -4,10 +4,14 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.common import config_option, date_option, friendly_errors, json_option, posts_option
+
+if TYPE_CHECKING:
+    from bot.tools.preview import Preview
 
 
 @click.command(name="preview")
@@ -72,7 +76,7 @@ def command(
     sys.exit(1 if result.problems else 0)
 
 
-def _print_human(result) -> None:
+def _print_human(result: Preview) -> None:
     day = result.day
     click.echo(f"{day.isoformat()} ({day:%A})")
     if not result.events:

@@ -196,7 +196,7 @@ def _is_text(value: str) -> bool:
     """YAML would read this plain scalar as a string (not a bool, number, null...)."""
     for tag, pattern in _Loader.yaml_implicit_resolvers.get(value[0], ()):
         if pattern.match(value):
-            return tag == _STR_TAG
+            return bool(tag == _STR_TAG)
     return True
 
 
@@ -222,23 +222,36 @@ class _Unclosed(Exception):
 
 def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None = None) -> Parsed:
     """Read one post file's bytes. `folder` is the file's folder, for `image:`."""
+    read = _read_front_matter(raw, path)
+    if isinstance(read, Problem):
+        return Parsed(None, [read])
+    data, front, body, body_line = read
+    key_lines = {m.group(1): front.count("\n", 0, m.start()) + 2 for m in _KEY_LINE.finditer(front)}
+    check = _Checker(path, key_lines)
+    for key in data:
+        if key not in KNOWN_KEYS:
+            hint = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+            suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
+            check.warning(str(key), f"unknown key '{key}' is ignored{suffix}")
+    event = _read_event(data, check, body, body_line, path, default_id, folder)
+    return Parsed(None if check.failed else event, check.problems)
+
+
+def _read_front_matter(raw: bytes, path: str) -> tuple[dict[str, Any], str, str, int] | Problem:
+    """(the front matter's mapping, its text, the body, the body's first line), or the one
+    problem that stops the file from being read at all."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return Parsed(None, [Problem(path, line, "error", f"not UTF-8 text (byte {exc.start})")])
+        return Problem(path, line, "error", f"not UTF-8 text (byte {exc.start})")
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     try:
         parts = split_front_matter(text)
     except _Unclosed:
-        return Parsed(
-            None, [Problem(path, 1, "error", "front matter is not closed by a '---' line")]
-        )
+        return Problem(path, 1, "error", "front matter is not closed by a '---' line")
     if parts is None:
-        return Parsed(
-            None,
-            [Problem(path, 1, "error", "no front matter: the file must start with a '---' line")],
-        )
+        return Problem(path, 1, "error", "no front matter: the file must start with a '---' line")
     front, body, body_line = parts
     try:
         data = load_front_matter(front)
@@ -249,22 +262,24 @@ def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None =
         reason = " ".join(
             str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x
         )
-        return Parsed(
-            None, [Problem(path, line, "error", f"broken YAML front matter: {reason or exc}")]
-        )
+        return Problem(path, line, "error", f"broken YAML front matter: {reason or exc}")
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return Parsed(None, [Problem(path, 2, "error", "front matter must be 'key: value' lines")])
+        return Problem(path, 2, "error", "front matter must be 'key: value' lines")
+    return data, front, body, body_line
 
-    key_lines = {m.group(1): front.count("\n", 0, m.start()) + 2 for m in _KEY_LINE.finditer(front)}
-    check = _Checker(path, key_lines)
-    for key in data:
-        if key not in KNOWN_KEYS:
-            hint = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
-            suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-            check.warning(str(key), f"unknown key '{key}' is ignored{suffix}")
 
+def _read_event(
+    data: dict[str, Any],
+    check: _Checker,
+    body: str,
+    body_line: int,
+    path: str,
+    default_id: str,
+    folder: str | Path | None,
+) -> Event | None:
+    """The event the front matter and body describe, or None; problems go to `check`."""
     when = _read_date(data, check)
     title = check.text(data, "title", required=True)
     if title and ("\n" in title or len(title) > MAX_TITLE):
@@ -285,22 +300,17 @@ def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None =
         check.error(
             "id", f"id {event_id!r} may use letters, digits and . _ / - (at most 128 characters)"
         )
-
     paragraphs = _paragraphs(body)
-    for paragraph in paragraphs:
-        if paragraph.startswith("TODO:"):
-            check.error(
-                None, "the story still holds a 'TODO:' placeholder paragraph: replace it first"
-            )
-            break
+    if any(paragraph.startswith("TODO:") for paragraph in paragraphs):
+        check.error(None, "the story still holds a 'TODO:' placeholder paragraph: replace it first")
     if summary is None and paragraphs:
         summary, paragraphs = paragraphs[0], paragraphs[1:]
     if summary is None:
         check.warning(None, "no summary and no text: the post will carry only the title")
     if check.failed or when is None or title is None:
-        return Parsed(None, check.problems)
+        return None
     month, day, year = when
-    event = Event(
+    return Event(
         id=event_id,
         path=path,
         month=month,
@@ -318,7 +328,6 @@ def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None =
         line=1,
         story_line=body_line,
     )
-    return Parsed(event, check.problems)
 
 
 def _read_date(data: dict[str, Any], check: _Checker) -> tuple[int, int, int | None] | None:
@@ -398,7 +407,7 @@ def _read_tags(data: dict[str, Any], check: _Checker) -> tuple[str, ...]:
 
 
 def _read_image(
-    data: dict[str, Any], check: _Checker, folder: Path | None, alt: str | None
+    data: dict[str, Any], check: _Checker, folder: str | Path | None, alt: str | None
 ) -> str | None:
     name = check.text(data, "image")
     if name is None:

@@ -16,6 +16,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.state import StateFolder
 
@@ -127,7 +128,7 @@ def prefetch(root: Path, cache_dir: Path | None = None) -> None:
     _pending[key] = (pid, read_end)
 
 
-def _listing_or_verdict(root: Path, cache_dir: Path | None) -> tuple[object, ...]:
+def _listing_or_verdict(root: Path, cache_dir: Path | None) -> tuple[Any, ...]:
     found = scan_tree(str(root.absolute()))
     if cache_dir is not None:
         try:

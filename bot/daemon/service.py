@@ -28,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.ledger.store import Figures
@@ -60,6 +61,10 @@ def notify(*lines: str) -> bool:
     except OSError as exc:
         log.warning("cannot notify systemd: %s", exc)
         return False
+
+
+def _ready_again() -> None:
+    notify("READY=1")
 
 
 def watchdog_interval() -> float | None:
@@ -105,7 +110,8 @@ class HealthServer:
 
         self._server = Server(address, Handler)
         self._server.timeout = None
-        self.address = self._server.server_address[:2]
+        host, port = self._server.server_address[:2]
+        self.address = (str(host), int(port))
         self._thread = threading.Thread(target=self._serve, name="health", daemon=True)
 
     def start(self) -> HealthServer:
@@ -214,7 +220,7 @@ class HealthServer:
             for labels, value in values:
                 out.append(f"{name}{labels} {_number(value)}")
 
-        def by_account(table: dict[str, float]) -> list[tuple[str, float]]:
+        def by_account(table: Mapping[str, float]) -> list[tuple[str, float]]:
             return [(f'{{account="{name}"}}', table.get(name, 0)) for name in accounts]
 
         metric(
@@ -346,7 +352,7 @@ def serve(
                 log.info("SIGHUP: reloading the config")
                 usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
                 notify("RELOADING=1", f"MONOTONIC_USEC={usec}")
-                daemon.request_reload(done=lambda ok: notify("READY=1"))
+                daemon.request_reload(done=lambda ok: _ready_again())
                 continue
             log.info("%s: stopping", signal.Signals(info.si_signo).name)
             break

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate
+from typing import Any
 
 from bot.text import tables as text_data
 
@@ -246,6 +247,15 @@ def _punct_class() -> str:
 # Patterns that open with a literal are found by a fast scan; an alternation would not be.
 _DOT_HINT = re.compile(r"\.[A-Za-z0-9]")
 _NOT_S_RUN = re.compile(f"[^{_S}]*")
+
+
+def _run_end(run: re.Pattern[str], text: str, pos: int, endpos: int | None = None) -> int:
+    """Where a run of `run` (a pattern that also matches nothing) starting at `pos` ends."""
+    found = run.match(text, pos, len(text) if endpos is None else endpos)
+    assert found is not None  # a `*` pattern matches the empty string
+    return found.end()
+
+
 _LAST_S = re.compile(f"[\\s\\S]*[{_S}]")
 _URL_BODY = re.compile(
     f"(https?://[^{_S}]+)|((?P<domain>[a-z][a-z0-9]*(\\.[a-z0-9]+)+)[^{_S}]*)",
@@ -305,7 +315,7 @@ def _detect_links(text: str) -> list[tuple[int, int, str]]:
             continue
         m = _LAST_S.match(text, scanned, hint)
         token_start = m.end() if m else scanned
-        token_end = _NOT_S_RUN.match(text, hint).end()
+        token_end = _run_end(_NOT_S_RUN, text, hint)
         scanned = token_end
         starts = [token_start]
         p = text.find("(", token_start, token_end)
@@ -569,21 +579,21 @@ _LINK_TYPE = "app.bsky.richtext.facet#link"
 _TAG_TYPE = "app.bsky.richtext.facet#tag"
 
 
-def facets(rich: Rich) -> list[dict]:
+def facets(rich: Rich) -> list[dict[str, Any]]:
     """app.bsky.richtext.facet dicts: ``rich.links`` plus #tags/$cashtags detected in the text,
     with UTF-8 byte offsets, sorted and never overlapping (links win)."""
     text = rich.text
     if not rich.links and "#" not in text and "$" not in text and "\uff03" not in text:
         return []
     n = len(text)
-    spans: list[tuple[int, int, dict]] = []
+    spans: list[tuple[int, int, dict[str, Any]]] = []
     for link in sorted(rich.links, key=lambda k: (k.start, k.end)):
         if not 0 <= link.start < link.end <= n:
             if link.start == link.end and 0 <= link.start <= n:
                 continue
             raise ValueError(f"link {link} lies outside a text of {n} characters")
         spans.append((link.start, link.end, {"$type": _LINK_TYPE, "uri": link.uri}))
-    kept: list[tuple[int, int, dict]] = []
+    kept: list[tuple[int, int, dict[str, Any]]] = []
     for span in spans:
         if not kept or span[0] >= kept[-1][1]:
             kept.append(span)
@@ -597,11 +607,11 @@ def facets(rich: Rich) -> list[dict]:
     ]
 
 
-def _overlaps(spans: list[tuple[int, int, dict]], start: int, end: int) -> bool:
+def _overlaps(spans: list[tuple[int, int, dict[str, Any]]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e, _ in spans)
 
 
-def _byte_offsets(text: str, spans: list[tuple[int, int, dict]]) -> list[tuple[int, int]]:
+def _byte_offsets(text: str, spans: list[tuple[int, int, dict[str, Any]]]) -> list[tuple[int, int]]:
     if text.isascii():
         return [(s, e) for s, e, _ in spans]
     out: list[tuple[int, int]] = []
@@ -684,7 +694,7 @@ class _Splitter:
 
     def strip_start(self, pos: int, end: int) -> int:
         # A space that a combining mark attaches to is part of that cluster: keep it.
-        pos = _WS_RUN.match(self.text, pos, end).end()
+        pos = _run_end(_WS_RUN, self.text, pos, end)
         return self.floor(pos) if pos < end else end
 
     def strip_end(self, start: int, end: int) -> int:
@@ -747,7 +757,7 @@ class _Splitter:
             a = at
             while a > 0 and text[a - 1].isspace():
                 a -= 1
-            run_end = _WS_RUN.match(text, at).end()
+            run_end = _run_end(_WS_RUN, text, at)
             count = bisect_left(breaks, run_end) - bisect_left(breaks, a)
             count -= text.count("\r\n", a, run_end)
             runs.append((a, run_end, _PARAGRAPH if count >= 2 else _SENTENCE))
@@ -825,7 +835,7 @@ class _Splitter:
             m = _REVERSED_SENTENCE_SPACE.search(text[start:hi][::-1])
             if m and (best is None or hi - 1 - m.start() > best[0]):
                 cut = hi - 1 - m.start()
-                best = (cut, _WS_RUN.match(text, cut).end())
+                best = (cut, _run_end(_WS_RUN, text, cut))
             if not self.ascii:
                 m = _LAST_STOP_NO_SPACE.match(text, start, hi)
                 if m and (best is None or m.start(1) > best[0]):
@@ -834,7 +844,7 @@ class _Splitter:
             m = _REVERSED_SPACE.search(text[start:hi][::-1])
             if m:
                 cut = hi - m.end()
-                best = (cut, _WS_RUN.match(text, cut).end())
+                best = (cut, _run_end(_WS_RUN, text, cut))
         return best
 
     def choose(self, start: int, reach: int, end: int) -> tuple[int, int]:

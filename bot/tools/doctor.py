@@ -440,7 +440,7 @@ def _verify(
     label = f"login {name}" if mastodon else f"session {name}"
     _, env, file = _reference(account)
     where = f"${env}" if env else str(file)
-    if mastodon:
+    if isinstance(account, MastodonAccount):
         refused_fix = (
             f"create a new access token (Preferences → Development → New application, "
             f"scopes read and write) and put it in {where}"

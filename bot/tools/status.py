@@ -142,7 +142,7 @@ def _accounts(
         else:
             state = {"open": "due", "closed": "missed"}.get(phase, "scheduled")
         error = ledger.last_failure(day, name) if ledger and state != "complete" else None
-        urls = [r.url or r.uri for r in rows if r.state == SENT and (r.url or r.uri)]
+        urls = [url for r in rows if r.state == SENT and (url := r.url or r.uri)]
         accounts.append(AccountState(name, account.platform, state, done, len(rows), urls, error))
     return accounts
 

@@ -44,11 +44,12 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
-_MM_DD = re.compile(r"(?:--)?(\d{1,2})-(\d{1,2})")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+# The date and id grammar, shared with `thisday new`/`import` (tools/authoring.py).
+MM_DD = re.compile(r"(?:--)?(\d{1,2})-(\d{1,2})")
+ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}([Tt ]|\s+)\d")
 _LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
 _URL = re.compile(r"https?://[^\s/$.?#][^\s]*")
 _TAG = re.compile(r"\w+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
@@ -296,7 +297,7 @@ def _read_event(
     alt = check.text(data, "alt")
     image = _read_image(data, check, folder, alt)
     event_id = check.text(data, "id") or default_id
-    if not _ID.fullmatch(event_id):
+    if not ID.fullmatch(event_id):
         check.error(
             "id", f"id {event_id!r} may use letters, digits and . _ / - (at most 128 characters)"
         )
@@ -342,9 +343,9 @@ def _read_date(data: dict[str, Any], check: _Checker) -> tuple[int, int, int | N
         if _ISO_DATE_TIME.match(value):
             check.error("date", "date must be a day (YYYY-MM-DD), not a date and time")
             return None
-        if match := _ISO_DATE.fullmatch(value):
+        if match := ISO_DATE.fullmatch(value):
             year, month, day = (int(g) for g in match.groups())
-        elif match := _MM_DD.fullmatch(value):
+        elif match := MM_DD.fullmatch(value):
             month, day = (int(g) for g in match.groups())
         else:
             check.error("date", f"date must be YYYY-MM-DD or MM-DD, got {value!r}")

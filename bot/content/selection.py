@@ -43,17 +43,22 @@ def day_keys(day: dt.date, leap_rule: LeapRule) -> tuple[int, ...]:
     return (key,)
 
 
+def posting_date(key: int, year: int, leap_rule: LeapRule) -> dt.date | None:
+    """The date in `year` when events of this month-day key are posted (None: not that
+    year). The one place of the leap-day rule, with `day_keys` its inverse."""
+    month, day = divmod(key, 100)
+    if key == LEAP_DAY and not calendar.isleap(year):
+        if leap_rule == "skip":
+            return None
+        return dt.date(year, 2, 28) if leap_rule == "feb28" else dt.date(year, 3, 1)
+    return dt.date(year, month, day)
+
+
 def next_posting_day(key: int, today: dt.date, leap_rule: LeapRule) -> dt.date | None:
     """The first day on or after `today` when events with this key are posted."""
-    month, day = divmod(key, 100)
     for year in range(today.year, today.year + 9):
-        if key == LEAP_DAY and not calendar.isleap(year):
-            if leap_rule == "skip":
-                continue
-            candidate = dt.date(year, 2, 28) if leap_rule == "feb28" else dt.date(year, 3, 1)
-        else:
-            candidate = dt.date(year, month, day)
-        if candidate >= today:
+        candidate = posting_date(key, year, leap_rule)
+        if candidate is not None and candidate >= today:
             return candidate
     return None
 

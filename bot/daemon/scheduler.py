@@ -489,41 +489,12 @@ class DailyScheduler:
 
     def _reload(self, done: Callable[[bool], None] | None) -> None:
         """SIGHUP: read the config again; a bad one is reported and the old one kept."""
-        from bot import config
-        from bot.publishing.pipeline import Pipeline
-
         ok = False
         try:
-            try:
-                settings = config.load(self.config_file)
-            except config.ConfigError as exc:
-                log.error("config not reloaded, the old one stays in use:\n%s", exc)
-                return
-            old = self.settings
-            if settings.state_dir != old.state_dir:
-                log.error(
-                    "config not reloaded: the state folder changed (%s -> %s); restart to use it",
-                    old.state_dir,
-                    settings.state_dir,
-                )
-                return
-            with self.runner.lock:
-                if self.runner.stopping:
-                    return
-                keep = (
-                    settings.accounts == old.accounts
-                    and settings.publishing == old.publishing
-                    and settings.base == old.base
-                    and _secrets(settings) == _secrets(old)
-                )
-                self.workspace.adopt(settings)
-                if not keep:
-                    # Accounts or credentials changed: new sessions (tokens are read anew).
-                    self.pipeline.close()
-                    self.pipeline = Pipeline(self.workspace, stop=self.halt)
-                    self.runner.pipeline = self.pipeline
-                if self._scheduler is not None:
-                    self._build_jobs()  # each trigger carries the (new) zone
+            settings = self._reloadable_settings()
+            keep = None if settings is None else self._adopt(settings)
+            if settings is None or keep is None:
+                return  # nothing changed: no catch-up either
             log.info(
                 "config reloaded (%s)%s",
                 ", ".join(t.isoformat() for t in settings.post_at) + f" {settings.timezone}",
@@ -536,6 +507,51 @@ class DailyScheduler:
             if done is not None:
                 done(ok)
         self.runner.publish_now("catch-up after reload")
+
+    def _reloadable_settings(self) -> Settings | None:
+        """The config as it is now on disk, or None (logged) when it cannot replace the
+        running one."""
+        from bot import config
+
+        try:
+            settings = config.load(self.config_file)
+        except config.ConfigError as exc:
+            log.error("config not reloaded, the old one stays in use:\n%s", exc)
+            return None
+        old = self.settings
+        if settings.state_dir != old.state_dir:
+            log.error(
+                "config not reloaded: the state folder changed (%s -> %s); restart to use it",
+                old.state_dir,
+                settings.state_dir,
+            )
+            return None
+        return settings
+
+    def _adopt(self, settings: Settings) -> bool | None:
+        """Run with `settings` from now on. True when the accounts and credentials stayed
+        the same (sessions kept); None when the daemon is stopping and nothing changed."""
+        from bot.publishing.pipeline import Pipeline
+
+        old = self.settings
+        with self.runner.lock:
+            if self.runner.stopping:
+                return None
+            keep = (
+                settings.accounts == old.accounts
+                and settings.publishing == old.publishing
+                and settings.base == old.base
+                and _secrets(settings) == _secrets(old)
+            )
+            self.workspace.adopt(settings)
+            if not keep:
+                # Accounts or credentials changed: new sessions (tokens are read anew).
+                self.pipeline.close()
+                self.pipeline = Pipeline(self.workspace, stop=self.halt)
+                self.runner.pipeline = self.pipeline
+            if self._scheduler is not None:
+                self._build_jobs()  # each trigger carries the (new) zone
+        return keep
 
     def stop(self, timeout: float = 8.0) -> bool:
         """Stop the alarms and the pipeline; True if the run in flight (if any) finished

@@ -297,8 +297,7 @@ def serve(
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
     from bot import logs
-    from bot.daemon.scheduler import CLOCK_CHECK, DailyScheduler
-    from bot.runtime.schedule import ClockWatch
+    from bot.daemon.scheduler import DailyScheduler
 
     logs.setup(level)
     daemon = DailyScheduler(config_file, posts, dry_run=dry_run)
@@ -313,49 +312,14 @@ def serve(
             return 1
 
     health: HealthServer | None = None
-    watch = ClockWatch()
-    ping_every = watchdog_interval()
     clean = True
     try:
         daemon.start()
         address = settings.daemon.health_address
         if address:
             health = HealthServer(address, daemon).start()
-        next_run = daemon.next_run()
-        status = f"next run {next_run.isoformat(timespec='seconds')}" if next_run else "idle"
-        notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
-        log.info(
-            "thisday daemon started (pid %d%s): posts at %s %s, catch-up until %s; %s",
-            os.getpid(),
-            ", dry run" if dry_run else "",
-            ", ".join(t.isoformat() for t in settings.post_at),
-            settings.timezone,
-            settings.catch_up_until.isoformat(),
-            status,
-        )
-        next_ping = time.monotonic()
-        while True:
-            timeout = CLOCK_CHECK
-            if ping_every:
-                timeout = max(0.0, min(timeout, next_ping - time.monotonic()))
-            info = signal.sigtimedwait(SIGNALS, timeout)
-            if ping_every and time.monotonic() >= next_ping:
-                if daemon.running:
-                    notify("WATCHDOG=1")
-                next_ping = time.monotonic() + ping_every
-            jump = watch.check()
-            if jump:
-                daemon.clock_jumped(jump)
-            if info is None:
-                continue
-            if info.si_signo == signal.SIGHUP:
-                log.info("SIGHUP: reloading the config")
-                usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-                notify("RELOADING=1", f"MONOTONIC_USEC={usec}")
-                daemon.request_reload(done=lambda ok: _ready_again())
-                continue
-            log.info("%s: stopping", signal.Signals(info.si_signo).name)
-            break
+        _announce(daemon, dry_run)
+        _wait_for_a_stop(daemon)
     finally:
         notify("STOPPING=1")
         clean = daemon.stop(timeout=STOP_TIMEOUT)
@@ -373,3 +337,52 @@ def serve(
         os._exit(0)  # worker threads still wait on the network; the ledger is consistent
     log.info("stopped")
     return 0
+
+
+def _announce(daemon: DailyScheduler, dry_run: bool) -> None:
+    settings = daemon.settings
+    next_run = daemon.next_run()
+    status = f"next run {next_run.isoformat(timespec='seconds')}" if next_run else "idle"
+    notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+    log.info(
+        "thisday daemon started (pid %d%s): posts at %s %s, catch-up until %s; %s",
+        os.getpid(),
+        ", dry run" if dry_run else "",
+        ", ".join(t.isoformat() for t in settings.post_at),
+        settings.timezone,
+        settings.catch_up_until.isoformat(),
+        status,
+    )
+
+
+def _wait_for_a_stop(daemon: DailyScheduler) -> None:
+    """The main thread's loop: wait for a signal; meanwhile watch the wall clock and, when
+    systemd asks, ping its watchdog. SIGHUP reloads; SIGTERM and SIGINT return."""
+    from bot.daemon.scheduler import CLOCK_CHECK
+    from bot.runtime.schedule import ClockWatch
+
+    watch = ClockWatch()
+    ping_every = watchdog_interval()
+    next_ping = time.monotonic()
+    while True:
+        timeout = CLOCK_CHECK
+        if ping_every:
+            timeout = max(0.0, min(timeout, next_ping - time.monotonic()))
+        info = signal.sigtimedwait(SIGNALS, timeout)
+        if ping_every and time.monotonic() >= next_ping:
+            if daemon.running:
+                notify("WATCHDOG=1")
+            next_ping = time.monotonic() + ping_every
+        jump = watch.check()
+        if jump:
+            daemon.clock_jumped(jump)
+        if info is None:
+            continue
+        if info.si_signo == signal.SIGHUP:
+            log.info("SIGHUP: reloading the config")
+            usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            notify("RELOADING=1", f"MONOTONIC_USEC={usec}")
+            daemon.request_reload(done=lambda ok: _ready_again())
+            continue
+        log.info("%s: stopping", signal.Signals(info.si_signo).name)
+        return

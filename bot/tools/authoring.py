@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from bot.content.corpus import POST_SUFFIX, display_root
-from bot.content.post import Event, Problem, parse
+from bot.content.post import ID, ISO_DATE, MM_DD, Event, Problem, parse
 from bot.workspace import Workspace
 
 MONTHS = (
@@ -46,13 +46,10 @@ COLUMNS = ("date", "title", "summary", "body", "tags", "link", "lang", "image", 
 EXTRA_COLUMNS = ("year", "cw", "id")  # accepted too: BC years, content warnings, own ids
 MAX_SLUG = 60
 PLACEHOLDER = "TODO: write the story here, one paragraph per reply, blank lines between them."
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_MM_DD = re.compile(r"(?:--)?(\d{1,2})-(\d{1,2})")
 _YEAR = re.compile(r"[+-]?\d{1,6}")
 _TAG_SEPARATORS = re.compile(r"[\s,;]+")
 _PLAIN_TAG = re.compile(r"\w+")
 _ESCAPE = re.compile(r"\\(?:U([0-9A-Fa-f]{8})|.)")
-_ID_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Markers a row carries from reading to validation (no column can have these names).
 _NOT_OBJECT = "\0not-object"
 _EXTRA_CELLS = "\0extra-cells"
@@ -73,12 +70,12 @@ def parse_date(value: str, year: int | str | None = None) -> tuple[int, int, int
     """
     value = value.strip()
     parsed_year = _parse_year(year)
-    if match := _ISO.fullmatch(value):
+    if match := ISO_DATE.fullmatch(value):
         iso_year, month, day = (int(g) for g in match.groups())
         if parsed_year is not None and parsed_year != iso_year:
             raise ValueError(f"year {parsed_year} disagrees with the date's year {iso_year}")
         return month, day, iso_year
-    if match := _MM_DD.fullmatch(value):
+    if match := MM_DD.fullmatch(value):
         month, day = (int(g) for g in match.groups())
         return month, day, parsed_year
     raise ValueError(f"date must be YYYY-MM-DD, or MM-DD with a year (-44 for 44 BC): {value!r}")
@@ -206,9 +203,9 @@ def draft(
 ) -> Draft:
     """Build a Draft from loose text; raises ValueError for what cannot even be written."""
     month, day, parsed_year = parse_date(date, year)
-    if event_id is not None and not _ID_CHARS.fullmatch(event_id.strip()):
+    if event_id is not None and not ID.fullmatch(event_id.strip()):
         raise ValueError(
-            f"id {event_id!r} may use letters, digits and . _ - (at most 128 characters)"
+            f"id {event_id!r} may use letters, digits and . _ / - (at most 128 characters)"
         )
 
     def clean(value: str | None) -> str | None:
@@ -292,9 +289,7 @@ def post_text(
 # -- validation ------------------------------------------------------------------------------
 
 
-_DECLARED_ID = re.compile(
-    r"^id:[ \t]*[\"']?([A-Za-z0-9][A-Za-z0-9._/-]*)[\"']?[ \t]*$", re.MULTILINE
-)
+_DECLARED_ID = re.compile(rf"^id:[ \t]*[\"']?({ID.pattern})[\"']?[ \t]*$", re.MULTILINE)
 
 
 def declared_id(path: Path) -> str | None:

@@ -1,1 +1,1 @@
-pytest_plugins = ["loopback"]
+pytest_plugins = ["loopback.fixtures"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the loopback test servers that tests/loopback.py starts (idempotent).
+# Install the loopback test servers that tests/loopback/ starts (idempotent).
 #
 #   .ci/setup-servers.sh          # Node 22 + lean atproto PDS (+ in-memory PLC)
 #   .ci/setup-servers.sh --full   # also the @atproto/dev-env network (AppView, Ozone, ...)
@@ -98,7 +98,7 @@ export npm_config_build_from_source=true    # prebuild-install: no binary downlo
 export npm_config_update_notifier=false
 
 # ---------------------------------------------------------------- npm projects
-# hash of the pinned files; tests/loopback.py computes the same to detect a stale cache
+# hash of the pinned files; tests/loopback/installs.py computes the same to detect a stale cache
 pin_hash() { cat "$1/package.json" "$1/package-lock.json" "$1/.npmrc" | sha256sum | cut -d' ' -f1; }
 
 install_project() {

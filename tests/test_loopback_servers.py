@@ -1,4 +1,4 @@
-"""Smoke tests of the loopback servers (tests/loopback.py) as clients see them.
+"""Smoke tests of the loopback servers (tests/loopback/) as clients see them.
 
 Skipped where the servers are not installed (run .ci/setup-servers.sh [--full]); failed
 instead with THISDAY_REQUIRE_SERVERS=1. These never import ``bot``.

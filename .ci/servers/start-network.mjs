@@ -1,7 +1,7 @@
 // Full local atproto network (PLC + PDS + AppView "bsky" + Ozone + Bsync) via
 // @atproto/dev-env's TestNetwork, for app.bsky.* reads such as getPostThread.
 //
-// Needs PostgreSQL and Redis on loopback (tests/loopback.py starts both), and runs from the
+// Needs PostgreSQL and Redis on loopback (tests/loopback/network.py starts both), and runs from the
 // installed project dir (cwd = $THISDAY_TEST_CACHE/devenv, see .ci/setup-servers.sh --full):
 //   DB_POSTGRES_URL=postgresql://pg@127.0.0.1:5433/bsky REDIS_HOST=127.0.0.1:6380 \
 //   node --import <servers>/loopback-guard.mjs [--import <servers>/faults.mjs] <servers>/start-network.mjs

@@ -18,7 +18,7 @@ from .pds import PdsServer
 
 
 def main(argv: list[str]) -> int:
-    """``python tests/loopback.py [pds] [mastodon] [network]``: start, print URLs, wait."""
+    """``python -m loopback [pds] [mastodon] [network]`` (from tests/): start, print URLs, wait."""
     which = argv or ["pds", "mastodon"]
     logdir = Path(tempfile.mkdtemp(prefix="thisday-servers-"))
     started: list[Any] = []

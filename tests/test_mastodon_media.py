@@ -1,4 +1,5 @@
-"""Mastodon media that is still processing (202, `url: null`): polled with a deadline.
+"""Mastodon media that is still processing (202, `url: null`): polled with a deadline; and
+the adapter's one table from Mastodon.py's exceptions to ours.
 
 The simulator always answers 200, so this fault path is driven through a stand-in for the
 Mastodon.py client; publishing itself is proven against the simulator in test_publish.py."""
@@ -9,11 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from mastodon import (
+    MastodonAPIError,
+    MastodonBadGatewayError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+    MastodonUnauthorizedError,
+)
 from support import png, write_config
 
 from bot import config
 from bot.publishing.publishers import mastodon as adapter
-from bot.publishing.publishers.base import Context, RetryableError
+from bot.publishing.publishers.base import Context, PermanentError, RetryableError
 
 
 class SlowMedia:
@@ -21,6 +30,12 @@ class SlowMedia:
         self.polls = 0
         self.ready_after = ready_after
         self.uploaded: list[dict[str, Any]] = []
+        self.versioned = 0
+        self.ratelimit_reset = None
+
+    def retrieve_mastodon_version(self, fail_hard: bool = False) -> str:
+        self.versioned += 1  # before an upload: Mastodon.py then picks /api/v2/media
+        return "4.3.0"
 
     def media_post(self, path: str, mime_type: str, description: str) -> dict[str, Any]:
         self.uploaded.append({"path": path, "mime": mime_type, "description": description})
@@ -33,7 +48,7 @@ class SlowMedia:
 
 
 @pytest.fixture
-def publisher(tmp_path: Path, monkeypatch) -> adapter.Adapter:
+def publisher(tmp_path: Path, monkeypatch) -> adapter.MastodonPublisher:
     monkeypatch.setenv("T", "token")
     settings = config.load(
         write_config(
@@ -43,7 +58,9 @@ def publisher(tmp_path: Path, monkeypatch) -> adapter.Adapter:
         )
     )
     monkeypatch.setattr(adapter.time, "sleep", lambda seconds: None)
-    return adapter.Adapter(settings.accounts["m"], Context("m", tmp_path / "state", 5), settings)
+    return adapter.MastodonPublisher(
+        settings.accounts["m"], Context("m", tmp_path / "state", 5), settings
+    )
 
 
 def test_processing_media_is_polled_until_ready(publisher, tmp_path):
@@ -53,6 +70,7 @@ def test_processing_media_is_polled_until_ready(publisher, tmp_path):
     publisher.api = fake
     assert publisher._upload({"path": str(image), "alt": "three by two"}) == "77"
     assert fake.polls == 3
+    assert fake.versioned == 1
     assert fake.uploaded == [
         {"path": str(image), "mime": "image/png", "description": "three by two"}
     ]
@@ -66,3 +84,43 @@ def test_media_that_never_finishes_is_a_retryable_error(publisher, tmp_path, mon
     monkeypatch.setattr(adapter.time, "monotonic", lambda: next(clock))
     with pytest.raises(RetryableError, match="still processing"):
         publisher._upload({"path": str(image), "alt": "x"})
+
+
+def _raised(outer: Exception, cause: BaseException | None = None) -> Exception:
+    """`outer` as Mastodon.py raises it: inside the handler of the transport's error."""
+    try:
+        try:
+            if cause is not None:
+                raise cause
+        finally:
+            raise outer
+    except Exception as exc:
+        return exc
+    raise AssertionError
+
+
+def test_one_table_maps_mastodon_py_exceptions(publisher):
+    refused = requests.ConnectionError("Max retries exceeded")
+    refused.__context__ = ConnectionRefusedError(111, "Connection refused")
+    cases = [
+        (_raised(MastodonNetworkError("Could not complete request"), refused), False),
+        (_raised(MastodonNetworkError("x"), requests.ReadTimeout("x")), True),
+        (_raised(MastodonNetworkError("x"), ConnectionResetError(104, "reset")), True),
+        (MastodonBadGatewayError("Mastodon API returned error", 502, "Bad Gateway", None), True),
+        (MastodonRatelimitError("Hit rate limit."), False),
+    ]
+    for exc, maybe_sent in cases:
+        mapped = publisher._translate(exc)
+        assert isinstance(mapped, RetryableError) and mapped.maybe_sent is maybe_sent, exc
+    assert "connection refused" in str(publisher._translate(cases[0][0]))
+    assert str(publisher._translate(cases[3][0])) == "server error 502: Bad Gateway"
+    refused_token = MastodonUnauthorizedError("Mastodon API returned error", 401, "x", "bad")
+    assert str(publisher._translate(refused_token)) == "the access token was refused (401): bad"
+    invalid = publisher._translate(MastodonAPIError("e", 422, "Unprocessable", "too long"))
+    assert isinstance(invalid, PermanentError) and str(invalid) == "refused (422): too long"
+
+
+def test_publisher_is_a_context_manager(publisher):
+    with publisher as opened:
+        assert opened is publisher
+    publisher.close()  # closing twice is harmless

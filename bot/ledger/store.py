@@ -18,10 +18,21 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-PLANNED, SENDING, SENT, UNCERTAIN = "planned", "sending", "sent", "uncertain"
+
+class State(StrEnum):
+    """Where a part stands. The values are what the ledger's `state` column holds."""
+
+    PLANNED = "planned"
+    SENDING = "sending"  # committed before the request leaves
+    SENT = "sent"
+    UNCERTAIN = "uncertain"  # found in `sending`, or a request whose outcome is unknown
+
+
+PLANNED, SENDING, SENT, UNCERTAIN = State.PLANNED, State.SENDING, State.SENT, State.UNCERTAIN
 
 # Append only. Each entry upgrades the schema by one version (PRAGMA user_version).
 MIGRATIONS: tuple[str, ...] = (
@@ -83,7 +94,7 @@ class Row:
     payload: dict[str, Any]
     handle: str
     created_at: str | None
-    state: str
+    state: State
     attempts: int
     planned_at: str
     sending_at: str | None
@@ -102,6 +113,7 @@ class Row:
     def from_sql(cls, row: sqlite3.Row) -> Row:
         values = dict(row)
         values["payload"] = json.loads(values["payload"])
+        values["state"] = State(values["state"])
         return cls(**values)
 
 
@@ -321,7 +333,7 @@ class Ledger:
                     remote.url or remote.uri or remote.id,
                 )
 
-    def mark(self, rows: Iterable[Row], state: str, error: str | None = None) -> None:
+    def mark(self, rows: Iterable[Row], state: State, error: str | None = None) -> None:
         """Back to `planned` (known not sent) or to `uncertain` (maybe sent), with the reason."""
         assert state in (PLANNED, UNCERTAIN)
         with self.transaction() as db:

@@ -1,7 +1,9 @@
-"""Idempotency handles, chosen once at planning time and stored in the ledger.
+"""Idempotency keys, chosen once at planning time and stored in the ledger (its `handle`
+column, named before the word meant a user's handle).
 
-Mastodon: an Idempotency-Key per part. Bluesky: a record key per part, which must be a TID
-(13 characters of base32-sortable: 53-bit microseconds since the epoch, 10-bit clock id).
+Mastodon: an Idempotency-Key per part (a UUID4). Bluesky: a record key per part, which must
+be a TID (13 characters of base32-sortable: 53-bit microseconds since the epoch, 10-bit
+clock id).
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ def tid(microseconds: int, clock_id: int) -> str:
     return "".join(reversed(chars))
 
 
-def new_handles(platform: str, count: int) -> list[str]:
+def new_keys(platform: str, count: int) -> list[str]:
+    """One idempotency key per part of a thread: TIDs in order (Bluesky), else UUIDs."""
     if platform == "bluesky":
         start = time.time_ns() // 1000
         clock = secrets.randbelow(1024)
         return [tid(start + n, clock) for n in range(count)]
     return [str(uuid.uuid4()) for _ in range(count)]
+
+
+# The former name, still imported by bench/bench_publish.py; remove when it follows.
+new_handles = new_keys

@@ -16,19 +16,36 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from bot.config import BlueskyAccount, MastodonAccount, Publishing
 from bot.content.post import Event
 from bot.ledger.store import PLANNED, SENDING, SENT, UNCERTAIN, Ledger, Row, now_utc
-from bot.publishing.keys import new_handles
+from bot.publishing.keys import new_keys
 from bot.publishing.publishers.base import PermanentError, Publisher, PublishError, open_publisher
 from bot.render.renderer import RenderError, Thread
 from bot.workspace import Workspace
 
 log = logging.getLogger("thisday.publish")
 
-PUBLISHED, ALREADY, FAILED, DRY_RUN = "published", "already-published", "failed", "dry-run"
+
+class Outcome(StrEnum):
+    """What publishing did for one thread on one account; the value is the `status` field of
+    `thisday publish --json`."""
+
+    PUBLISHED = "published"
+    ALREADY = "already-published"
+    FAILED = "failed"
+    DRY_RUN = "dry-run"
+
+
+PUBLISHED, ALREADY, FAILED, DRY_RUN = (
+    Outcome.PUBLISHED,
+    Outcome.ALREADY,
+    Outcome.FAILED,
+    Outcome.DRY_RUN,
+)
 
 # Test hook: "STAGE:PLATFORM:INDEX" (stage sending|sent) kills this process with SIGKILL right
 # after that ledger commit, so tests can crash a real run between any two requests.
@@ -42,7 +59,7 @@ class Result:
     account: str
     platform: str
     event: str | None
-    status: str
+    status: Outcome
     error: str | None = None
     parts: list[dict[str, Any]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # for --dry-run output only
@@ -52,7 +69,7 @@ class Result:
             "account": self.account,
             "platform": self.platform,
             "event": self.event,
-            "status": self.status,
+            "status": str(self.status),
             "error": self.error,
             "parts": self.parts,
         }
@@ -68,11 +85,11 @@ def part_json(row: Row) -> dict[str, Any]:
 
 
 def plan_rows(thread: Thread, account: MastodonAccount | BlueskyAccount) -> list[Row]:
-    """The ledger rows for a rendered thread: payload and idempotency handle per part."""
-    handles = new_handles(thread.platform, len(thread.parts))
+    """The ledger rows for a rendered thread: payload and idempotency key per part."""
+    keys = new_keys(thread.platform, len(thread.parts))
     planned_at = now_utc()
     rows = []
-    for part, handle in zip(thread.parts, handles, strict=True):
+    for part, key in zip(thread.parts, keys, strict=True):
         payload: dict[str, Any] = {
             "text": part.text,
             "facets": list(part.facets),
@@ -99,7 +116,7 @@ def plan_rows(thread: Thread, account: MastodonAccount | BlueskyAccount) -> list
                 total=len(thread.parts),
                 platform=thread.platform,
                 payload=payload,
-                handle=handle,
+                handle=key,  # the ledger's `handle` column holds the idempotency key
                 created_at=None,
                 state=PLANNED,
                 attempts=0,

@@ -1,6 +1,25 @@
-"""One small protocol, two adapters. The pipeline sees plain types only: ledger `Row`s in,
-`Remote`s out, and two kinds of error. Each adapter maps its SDK's exceptions to those and
-keeps its SDK to itself (imported only when an account of that platform publishes).
+"""The publisher protocol: the one seam between the pipeline and a social network.
+
+Like httpx's `_transports/base.py`, this module is deliberately small. It names what a
+publisher must do and what it may raise; everything about a network (its SDK, its wire
+format, its exceptions) stays inside that network's adapter:
+
+    mastodon.MastodonPublisher   one status per part, Idempotency-Key from the ledger
+    bluesky.BlueskyPublisher     the whole thread in one atomic applyWrites
+
+The pipeline sees plain types only: ledger `Row`s in, `Remote`s out, `Limits` and `Verified`
+for questions, and two kinds of error (`RetryableError`, `PermanentError`). Each adapter maps
+its SDK's and transport's exceptions to those two through ONE table, so the pipeline owns
+the retry policy and never catches an SDK type.
+
+A publisher is a context manager; leaving the block releases its HTTP clients:
+
+    with open_publisher(name, account, settings) as publisher:
+        publisher.open()
+        remotes = publisher.send(rows, parent, root)
+
+Adapters are imported lazily, by `open_publisher`: `check`, `preview` and `--help` never load
+an SDK.
 """
 
 from __future__ import annotations
@@ -9,14 +28,16 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from bot.config import BlueskyAccount, MastodonAccount, Settings
 from bot.ledger.store import Remote, Row
 
-ADAPTERS = {
-    "mastodon": "bot.publishing.publishers.mastodon",
-    "bluesky": "bot.publishing.publishers.bluesky",
+# platform -> (module, class): imported only when an account of that platform publishes.
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "mastodon": ("bot.publishing.publishers.mastodon", "MastodonPublisher"),
+    "bluesky": ("bot.publishing.publishers.bluesky", "BlueskyPublisher"),
 }
 
 
@@ -50,13 +71,70 @@ class Context:
     timeout: float
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a post may hold on this account's server, as far as the publisher knows.
+
+    `characters`: the server's limit per post (Mastodon: the instance's own, from its cached
+    instance document, None before it was ever read; Bluesky: 300 graphemes).
+    `bytes`: a byte limit on the text, when the network has one (Bluesky: 3000 UTF-8 bytes).
+    `characters_per_url`: what every URL weighs (Mastodon), None when URLs count as written.
+    `media`: attachments per post."""
+
+    characters: int | None
+    bytes: int | None = None
+    characters_per_url: int | None = None
+    media: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What `Publisher.verify()` proved: the credentials work, and who they belong to.
+
+    `account` is "@name" as the server knows it. Mastodon fills `limit` (characters per post)
+    and `version`; Bluesky fills `did`, `pds` and `new_login` (False: a stored session was
+    reused, no login was spent)."""
+
+    account: str
+    limit: int | None = None
+    version: str | None = None
+    did: str | None = None
+    pds: str | None = None
+    new_login: bool = False
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """Transitional: the answer's old `dict[str, str]` form, for callers not yet moved to
+        the attributes (bot/tools/doctor.py). Remove once none call it."""
+        if self.did is None:  # Mastodon
+            legacy = {
+                "account": self.account,
+                "limit": "?" if self.limit is None else str(self.limit),
+                "version": self.version or "?",
+            }
+        else:  # Bluesky
+            legacy = {
+                "account": self.account,
+                "did": self.did,
+                "pds": str(self.pds),
+                "session": "new login" if self.new_login else "stored session",
+            }
+        return legacy.get(key, default)
+
+
 class Publisher(Protocol):
+    """One account on one network. Every method may raise `RetryableError` or
+    `PermanentError`, never an SDK or transport exception."""
+
     platform: str
 
     def open(self) -> None:
         """Authenticate (reusing a stored session) and learn the server's limits."""
 
-    def verify(self) -> dict[str, str]:
+    def limits(self) -> Limits:
+        """The server's limits as last learnt (no request: `open` or `verify` refresh them)."""
+        ...
+
+    def verify(self) -> Verified:
         """Prove the credentials work (no post is made): who we are and the server's limits.
         Reuses a stored session rather than logging in again."""
         ...
@@ -80,13 +158,27 @@ class Publisher(Protocol):
         is safe (they do not exist, or the server will deduplicate it)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release HTTP clients and sessions. Idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def open_publisher(
     name: str, account: MastodonAccount | BlueskyAccount, settings: Settings
 ) -> Publisher:
-    module = importlib.import_module(ADAPTERS[account.platform])
+    """The publisher for a configured account (no request is made: call `open` next)."""
+    module_name, class_name = ADAPTERS[account.platform]
+    adapter = getattr(importlib.import_module(module_name), class_name)
     context = Context(name, settings.state_dir, settings.publishing.timeout)
-    publisher: Publisher = module.Adapter(account, context, settings)
+    publisher: Publisher = adapter(account, context, settings)
     return publisher

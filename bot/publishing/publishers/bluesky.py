@@ -6,7 +6,12 @@ the first attempt; each reply's root/parent strong refs point at CIDs computed l
 uncertain outcome one `getRecord` of the head says whether the thread exists.
 
 It talks XRPC over httpx (which the atproto SDK itself uses) and encodes with the SDK's
-libipld: importing the SDK's client costs ~1 s, more than a whole publish run may take.
+libipld: importing the SDK's client (`atproto_client`) costs ~1 s, more than a whole publish
+run may take. From the SDK it takes only `atproto_core`'s CID and AT-URI helpers, which cost
+about 1.6 ms to import once pydantic is loaded (the config already loads it).
+
+Every transport failure is turned into a `RetryableError` through `EXCEPTIONS`, and every
+HTTP answer other than 200 through `ANSWERS`.
 """
 
 from __future__ import annotations
@@ -17,26 +22,76 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import libipld
+from atproto_core.cid import CID  # type: ignore[import-untyped]
+from atproto_core.uri import AtUri  # type: ignore[import-untyped]
 
 from bot import __version__
 from bot.config import BlueskyAccount, Settings, read_secret
 from bot.content.images import inspect
 from bot.ledger.store import Remote, Row
-from bot.publishing.publishers.base import Context, PermanentError, PublishError, RetryableError
+from bot.publishing.publishers.base import (
+    Context,
+    Limits,
+    PermanentError,
+    Publisher,
+    PublishError,
+    RetryableError,
+    Verified,
+)
 
 POST = "app.bsky.feed.post"
 MAX_WRITES = 200  # applyWrites' limit per request
 REFRESH_MARGIN = 300  # seconds: refresh the access token when it expires sooner
+MAX_GRAPHEMES = 300  # app.bsky.feed.post text
+MAX_BYTES = 3000
+MAX_IMAGES = 4
 _AUTH_ERRORS = {"ExpiredToken", "InvalidToken"}
 
 
-class Adapter:
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What a failed request means for us. `message` may use {nsid}, {host} and {name} (the
+    exception's type), or for an HTTP answer {problem} (nsid, status, the server's error and
+    message). `maybe_sent`: the server may have acted before failing; `wait`: it named a
+    time to retry (RateLimit-Reset)."""
+
+    error: type[PublishError]
+    message: str
+    maybe_sent: bool = False
+    wait: bool = False
+
+
+# The one map from what the transport raises to our errors, looked up in the exception's
+# MRO order (httpx.ConnectTimeout is a TimeoutException, not a ConnectError).
+EXCEPTIONS: Final[Mapping[type[Exception], Failure]] = {
+    httpx.ConnectError: Failure(RetryableError, "{nsid}: cannot connect to {host}"),
+    httpx.TimeoutException: Failure(RetryableError, "{nsid}: timed out", maybe_sent=True),
+    # e.g. RemoteProtocolError: the answer was lost
+    httpx.TransportError: Failure(
+        RetryableError, "{nsid}: connection lost ({name})", maybe_sent=True
+    ),
+}
+
+# HTTP answers other than 200, by status; 5xx not listed here: retryable, maybe sent; any
+# other: permanent. (401 and expired tokens are first answered by refreshing the session.)
+ANSWERS: Final[Mapping[int, Failure]] = {
+    408: Failure(RetryableError, "{problem}"),
+    409: Failure(RetryableError, "{problem}"),
+    413: Failure(RetryableError, "{problem}"),
+    429: Failure(RetryableError, "{problem}", wait=True),
+}
+_SERVER_ERROR: Final = Failure(RetryableError, "{problem}", maybe_sent=True)
+_REFUSED: Final = Failure(PermanentError, "{problem}")
+
+
+class BlueskyPublisher(Publisher):
     platform = "bluesky"
 
     def __init__(self, account: BlueskyAccount, context: Context, settings: Settings) -> None:
@@ -59,19 +114,23 @@ class Adapter:
             return
         self._login()
 
-    def verify(self) -> dict[str, str]:
+    def limits(self) -> Limits:
+        return Limits(characters=MAX_GRAPHEMES, bytes=MAX_BYTES, media=MAX_IMAGES)
+
+    def verify(self) -> Verified:
         self.open()
         answer = self._xrpc("GET", "com.atproto.server.getSession")
-        return {
-            "account": f"@{answer.get('handle')}",
-            "did": str(answer.get("did")),
-            "pds": str(self.session.get("pds")),
-            "session": "new login" if self.logins else "stored session",
-        }
+        return Verified(
+            account=f"@{answer.get('handle')}",
+            did=str(answer.get("did")),
+            pds=str(self.session.get("pds")),
+            new_login=bool(self.logins),
+        )
 
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+        self._clients.clear()
 
     def batch(self, pending: Sequence[Row]) -> list[Row]:
         # One request carries the whole thread; only a thread longer than 200 parts is cut.
@@ -88,7 +147,7 @@ class Adapter:
             {
                 "$type": "com.atproto.repo.applyWrites#create",
                 "collection": POST,
-                "rkey": row.handle,
+                "rkey": row.handle,  # the part's record key (a TID), fixed at planning
                 "value": rec,
             }
             for row, (rec, _) in zip(rows, records, strict=True)
@@ -140,12 +199,15 @@ class Adapter:
         return str(self.session["did"])
 
     def _remote(self, row: Row, cid: str) -> Remote:
-        handle = self.session.get("handle") or self.did
+        profile = self.session.get("handle") or self.did  # the user's handle, shown in URLs
         return Remote(
-            uri=f"at://{self.did}/{POST}/{row.handle}",
+            uri=self._uri(row.handle),
             cid=cid,
-            url=f"{self.account.web_url.rstrip('/')}/profile/{handle}/post/{row.handle}",
+            url=f"{self.account.web_url.rstrip('/')}/profile/{profile}/post/{row.handle}",
         )
+
+    def _uri(self, rkey: str) -> str:
+        return str(AtUri.make(self.did, POST, rkey))
 
     def _records(
         self, rows: Sequence[Row], parent: Row | None, root: Row | None, *, upload: bool
@@ -181,7 +243,7 @@ class Adapter:
                         "values": [{"val": "graphic-media"}],
                     }
             cid = record_cid(record)
-            uri = f"at://{self.did}/{POST}/{row.handle}"
+            uri = self._uri(row.handle)
             out.append((record, cid))
             parent_ref = {"uri": uri, "cid": cid}
             if root_ref is None:
@@ -194,9 +256,10 @@ class Adapter:
             path = Path(image["path"])
             data = path.read_bytes()
             info = inspect(path)
-            blob = {
+            link = blob_cid(data)
+            blob: dict[str, Any] = {
                 "$type": "blob",
-                "ref": {"$link": blob_cid(data)},
+                "ref": {"$link": link},
                 "mimeType": info.mime,
                 "size": len(data),
             }
@@ -205,7 +268,7 @@ class Adapter:
                 answer = self._xrpc(
                     "POST", "com.atproto.repo.uploadBlob", content=data, content_type=info.mime
                 )
-                if answer.get("blob", {}).get("ref", {}).get("$link") != blob["ref"]["$link"]:
+                if answer.get("blob", {}).get("ref", {}).get("$link") != link:
                     raise PermanentError("the server stored the image under another CID")
             return {
                 "$type": "app.bsky.embed.images",
@@ -259,8 +322,8 @@ class Adapter:
         os.chmod(self.session_file.parent, 0o700)
         tmp = self.session_file.with_suffix(f".tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.session, handle)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(self.session, out)
         os.replace(tmp, self.session_file)
 
     def _login(self) -> None:
@@ -349,14 +412,8 @@ class Adapter:
             response = self._client(url).request(
                 method, url, params=params, json=body, content=content, headers=headers
             )
-        except httpx.ConnectError:
-            raise RetryableError(f"{nsid}: cannot connect to {_host(url)}") from None
-        except httpx.TimeoutException:
-            raise RetryableError(f"{nsid}: timed out", maybe_sent=True) from None
-        except httpx.TransportError as exc:  # e.g. RemoteProtocolError: the answer was lost
-            raise RetryableError(
-                f"{nsid}: connection lost ({type(exc).__name__})", maybe_sent=True
-            ) from None
+        except httpx.TransportError as exc:
+            raise _translate(exc, nsid, url) from None
         if response.status_code == 200:
             return response.json() if response.content else {}
         error, message = _error_of(response)
@@ -372,11 +429,23 @@ class Adapter:
                 retry_auth=False,
             )
         problem = f"{nsid}: {response.status_code} {error}: {message}".rstrip(": ")
-        if response.status_code == 429:
-            raise RetryableError(problem, retry_after=_reset_in(response))
-        if response.status_code >= 500 or response.status_code in (408, 409, 413):
-            raise RetryableError(problem, maybe_sent=response.status_code >= 500)
-        raise PermanentError(problem)
+        status = response.status_code
+        failure = ANSWERS.get(status) or (_SERVER_ERROR if status >= 500 else _REFUSED)
+        raise failure.error(
+            failure.message.format(problem=problem),
+            maybe_sent=failure.maybe_sent,
+            retry_after=_reset_in(response) if failure.wait else None,
+        )
+
+
+def _translate(exc: httpx.TransportError, nsid: str, url: str) -> PublishError:
+    """What a transport failure means, by `EXCEPTIONS` (MRO order)."""
+    for cls in type(exc).__mro__:
+        failure = EXCEPTIONS.get(cls)
+        if failure is not None:
+            message = failure.message.format(nsid=nsid, host=_host(url), name=type(exc).__name__)
+            return failure.error(message, maybe_sent=failure.maybe_sent)
+    raise AssertionError("httpx.TransportError is in EXCEPTIONS")  # pragma: no cover
 
 
 def record_cid(record: dict[str, Any]) -> str:
@@ -391,7 +460,8 @@ def blob_cid(data: bytes) -> str:
 
 
 def _cid_string(raw: bytes) -> str:
-    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+    """The CID's string form (multibase base32, "b" prefix)."""
+    return str(CID.from_decoded_bytes(raw).encode())
 
 
 def _ipld(value: Any) -> Any:
@@ -406,8 +476,8 @@ def _ipld(value: Any) -> Any:
 
 
 def _cid_bytes(cid: str) -> bytes:
-    text = cid[1:].upper()
-    return base64.b32decode(text + "=" * (-len(text) % 8))
+    _, raw = libipld.decode_multibase(cid)
+    return raw
 
 
 def _ref(row: Row) -> dict[str, str]:

@@ -1,8 +1,12 @@
-"""Mastodon adapter (Mastodon.py): one status per part, each a reply to the one before.
+"""Mastodon adapter (Mastodon.py, public API only): one status per part, each a reply to the
+one before.
 
 Exactly once: every part carries its own Idempotency-Key from the ledger, which the server
 remembers for an hour. An uncertain part older than that is looked for among the
 account's recent statuses before it is sent again.
+
+Every call into Mastodon.py goes through `_call`, which turns whatever it raises into a
+`RetryableError` or a `PermanentError` by looking the exception up in `EXCEPTIONS`.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import datetime as dt
 import html
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
+import requests
 from mastodon import (
     Mastodon,
     MastodonAPIError,
@@ -30,7 +36,15 @@ from bot import __version__
 from bot.config import MastodonAccount, Settings, read_secret
 from bot.content.images import inspect
 from bot.ledger.store import Remote, Row
-from bot.publishing.publishers.base import Context, PermanentError, RetryableError
+from bot.publishing.publishers.base import (
+    Context,
+    Limits,
+    PermanentError,
+    Publisher,
+    PublishError,
+    RetryableError,
+    Verified,
+)
 from bot.render.limits import load_instances, save_instance
 
 # Servers keep an Idempotency-Key for 3600 s; stay clear of the edge.
@@ -41,8 +55,46 @@ _TAGS = re.compile(r"<[^>]+>")
 _BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
+T = TypeVar("T")
 
-class Adapter:
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What an exception means for us. `message` may use {status} and {reason} (from a
+    Mastodon.py API error: HTTP status, the server's error text) and {name} (the type of the
+    innermost exception). `wait`: the server named a time to retry (the rate-limit reset)."""
+
+    error: type[PublishError]
+    message: str
+    maybe_sent: bool = False
+    wait: bool = False
+
+
+# The one map from what Mastodon.py (and the transport below it) raises to our two errors.
+# An exception is judged by its innermost cause first (a MastodonNetworkError wraps the
+# requests/socket error that says what happened), each link's classes in MRO order; the
+# first class found here decides. "maybe_sent": the server may have acted before failing.
+EXCEPTIONS: Final[Mapping[type[BaseException], Failure]] = {
+    # the transport, as the cause of a MastodonNetworkError
+    ConnectionRefusedError: Failure(RetryableError, "network error: connection refused"),
+    TimeoutError: Failure(RetryableError, "network error: timed out", maybe_sent=True),
+    ConnectionError: Failure(RetryableError, "network error: connection lost", maybe_sent=True),
+    # Mastodon.py
+    MastodonRatelimitError: Failure(RetryableError, "rate limited: {reason}", wait=True),
+    MastodonNetworkError: Failure(RetryableError, "network error: {name}", maybe_sent=True),
+    MastodonServerError: Failure(
+        RetryableError, "server error {status}: {reason}", maybe_sent=True
+    ),
+    MastodonUnauthorizedError: Failure(
+        PermanentError, "the access token was refused ({status}): {reason}"
+    ),
+    MastodonNotFoundError: Failure(PermanentError, "not found ({status}): {reason}"),
+    MastodonAPIError: Failure(PermanentError, "refused ({status}): {reason}"),
+    MastodonError: Failure(RetryableError, "{name}: {reason}", maybe_sent=True),
+}
+
+
+class MastodonPublisher(Publisher):
     platform = "mastodon"
 
     def __init__(self, account: MastodonAccount, context: Context, settings: Settings) -> None:
@@ -52,17 +104,23 @@ class Adapter:
         if not token:
             where = f"${account.token_env}" if account.token_env else str(account.token_file)
             raise PermanentError(f"no access token: set {where}")
-        known = load_instances(context.state_dir).get(account.server, {})
-        self._instance_known = known
+        self._instance_known: dict[str, Any] = load_instances(context.state_dir).get(
+            account.server, {}
+        )
+        self._session = requests.Session()
+        # version_check_mode="none": Mastodon.py believes the server is 1.0.0 until
+        # retrieve_mastodon_version() is called, which only matters for media (v2 upload):
+        # `_upload` calls it once, so posts without an image never pay for it.
         self.api = Mastodon(
             access_token=token,
             api_base_url=account.server,
             request_timeout=context.timeout,
             ratelimit_method="throw",  # our own bounded waits; "wait" can block for minutes
-            mastodon_version=known.get("version") or "4.0.0",
             version_check_mode="none",
+            session=self._session,
             user_agent=f"thisday/{__version__}",
         )
+        self._versioned = False
         self._media_cache: dict[str, str] = {}
 
     # -- protocol ------------------------------------------------------------------------
@@ -73,19 +131,25 @@ class Adapter:
         if not fresh:
             self.refresh_instance()
 
-    def verify(self) -> dict[str, str]:
+    def limits(self) -> Limits:
+        info = self._instance_known
+        return Limits(
+            characters=_int(info.get("max_characters")),
+            characters_per_url=_int(info.get("characters_reserved_per_url")),
+            media=_int(info.get("max_media_attachments")),
+        )
+
+    def verify(self) -> Verified:
         me = self._call(self.api.account_verify_credentials)
         info = self.refresh_instance()
-        return {
-            "account": f"@{me.get('acct') or me.get('username')}",
-            "limit": str(info.get("max_characters", "?")),
-            "version": str(info.get("version", "?")),
-        }
+        return Verified(
+            account=f"@{me.get('acct') or me.get('username')}",
+            limit=_int(info.get("max_characters")),
+            version=info.get("version") or None,
+        )
 
     def close(self) -> None:
-        session = getattr(self.api, "session", None)
-        if session is not None:
-            session.close()
+        self._session.close()
 
     def batch(self, pending: Sequence[Row]) -> list[Row]:
         return [pending[0]]
@@ -96,65 +160,18 @@ class Adapter:
     def send(self, rows: Sequence[Row], parent: Row | None, root: Row | None) -> list[Remote]:
         (row,) = rows
         payload = row.payload
-        body: dict[str, Any] = {
-            "status": payload["text"],
-            "visibility": payload.get("visibility") or self.account.visibility,
-        }
-        if parent is not None:
-            body["in_reply_to_id"] = parent.remote_id
-        if payload.get("image"):
-            body["media_ids"] = [self._upload(payload["image"])]
-        if payload.get("cw"):
-            body["spoiler_text"] = payload["cw"]
-        if payload.get("lang"):
-            body["language"] = payload["lang"]
-        status = self._post_status(body, row.handle)
-        return [Remote(id=str(status["id"]), url=status.get("url") or status.get("uri"))]
-
-    def _post_status(self, body: dict[str, Any], key: str) -> dict[str, Any]:
-        """POST /api/v1/statuses through Mastodon.py's own session and headers, minus its
-        conversion of the answer into typed objects (~2.5 ms a post, on the hot path of every
-        thread); errors are mapped as `_call` maps Mastodon.py's."""
-        import requests
-
-        headers = {
-            "Authorization": f"Bearer {self.api.access_token}",
-            "User-Agent": self.api.user_agent,
-            "Idempotency-Key": key,
-        }
-        try:
-            # auth= a no-op, as Mastodon.py does: a ~/.netrc must never replace the token.
-            response = self.api.session.post(
-                f"{self.api.api_base_url}/api/v1/statuses",
-                json=body,
-                headers=headers,
-                timeout=self.context.timeout,
-                auth=lambda request: request,
-            )
-        except requests.exceptions.ConnectionError as exc:
-            refused = "refused" in str(exc).lower()
-            raise RetryableError(
-                "network error: " + ("connection refused" if refused else "connection lost"),
-                maybe_sent=not refused,
-            ) from None
-        except requests.exceptions.Timeout:
-            raise RetryableError("network error: timed out", maybe_sent=True) from None
-        except requests.exceptions.RequestException as exc:
-            raise RetryableError(f"network error: {type(exc).__name__}", maybe_sent=True) from None
-        if response.status_code == 200:
-            return dict(response.json())
-        try:
-            reason = str(response.json().get("error") or response.reason)
-        except ValueError:
-            reason = response.reason
-        status = response.status_code
-        if status == 429:
-            raise RetryableError(f"rate limited: {reason}", retry_after=_reset_after(response))
-        if status >= 500:
-            raise RetryableError(f"server error {status}: {reason}", maybe_sent=True)
-        if status == 401:
-            raise PermanentError(f"the access token was refused ({status}): {reason}")
-        raise PermanentError(f"refused ({status}): {reason}")
+        media_ids = [self._upload(payload["image"])] if payload.get("image") else None
+        status = self._call(
+            self.api.status_post,
+            payload["text"],
+            in_reply_to_id=parent.remote_id if parent is not None else None,
+            media_ids=media_ids,
+            visibility=payload.get("visibility") or self.account.visibility,
+            spoiler_text=payload.get("cw") or None,
+            language=payload.get("lang") or None,
+            idempotency_key=row.handle,  # the part's idempotency key, fixed at planning
+        )
+        return [_remote(status)]
 
     def find(
         self, rows: Sequence[Row], parent: Row | None, root: Row | None
@@ -184,10 +201,6 @@ class Adapter:
         info["fetched_at"] = _now().isoformat()
         info = {k: v for k, v in info.items() if v is not None}
         save_instance(self.context.state_dir, self.account.server, info)
-        if info.get("version"):
-            self.api.mastodon_major, self.api.mastodon_minor, self.api.mastodon_patch = (
-                int(x) for x in info["version"].split(".")
-            )
         self._instance_known = info
         return info
 
@@ -195,6 +208,10 @@ class Adapter:
         path = Path(image["path"])
         if str(path) in self._media_cache:
             return self._media_cache[str(path)]
+        if not self._versioned:
+            # Mastodon.py picks /api/v2/media (202 + polling) only once it knows the version.
+            self._call(self.api.retrieve_mastodon_version, fail_hard=True)
+            self._versioned = True
         info = inspect(path)
         media = self._call(
             self.api.media_post,
@@ -230,67 +247,71 @@ class Adapter:
             if parent is not None and str(status.get("in_reply_to_id")) != str(parent.remote_id):
                 continue
             if _normalise(_html_text(status.get("content") or "")) == want:
-                return Remote(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+                return _remote(status)
         return None
 
-    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call Mastodon.py; what it raises leaves as RetryableError or PermanentError."""
         try:
             return method(*args, **kwargs)
-        except MastodonRatelimitError as exc:
-            raise RetryableError(
-                f"rate limited: {_reason(exc)}", retry_after=self._reset_in()
-            ) from None
-        except MastodonNetworkError as exc:
-            # A timeout or a dropped connection: the server may have acted on it.
-            reason = _network_reason(exc)
-            raise RetryableError(
-                f"network error: {reason}", maybe_sent=reason != "connection refused"
-            ) from None
-        except MastodonServerError as exc:
-            raise RetryableError(
-                f"server error {_status(exc)}: {_reason(exc)}", maybe_sent=True
-            ) from None
-        except MastodonUnauthorizedError as exc:
-            raise PermanentError(
-                f"the access token was refused ({_status(exc)}): {_reason(exc)}"
-            ) from None
-        except MastodonNotFoundError as exc:
-            raise PermanentError(f"not found ({_status(exc)}): {_reason(exc)}") from None
-        except MastodonAPIError as exc:
-            status = _status(exc)
-            if status == 429:
-                raise RetryableError("rate limited", retry_after=self._reset_in()) from None
-            if isinstance(status, int) and status >= 500:
-                raise RetryableError(
-                    f"server error {status}: {_reason(exc)}", maybe_sent=True
-                ) from None
-            raise PermanentError(f"refused ({status}): {_reason(exc)}") from None
         except MastodonError as exc:
-            raise RetryableError(f"{type(exc).__name__}: {_reason(exc)}", maybe_sent=True) from None
+            raise self._translate(exc) from None
+
+    def _translate(self, exc: BaseException) -> PublishError:
+        found = _lookup(exc)
+        if found is None:  # unreachable: MastodonError is in the table
+            return RetryableError(f"{type(exc).__name__}: {exc}", maybe_sent=True)
+        link, failure = found
+        message = failure.message.format(
+            status=_status(link), reason=_reason(link), name=type(_innermost(exc)).__name__
+        )
+        retry_after = self._reset_in() if failure.wait else None
+        return failure.error(message, maybe_sent=failure.maybe_sent, retry_after=retry_after)
 
     def _reset_in(self) -> float | None:
-        reset = getattr(self.api, "ratelimit_reset", None)
+        """Seconds until the rate limit resets, as Mastodon.py read it from X-RateLimit-Reset."""
+        reset = self.api.ratelimit_reset
         if isinstance(reset, int | float) and reset > 0:
             return max(0.0, reset - time.time())
         return None
 
 
-def _reset_after(response: Any) -> float | None:
-    """Seconds until the X-RateLimit-Reset the server names (an ISO 8601 time)."""
-    reset = response.headers.get("X-RateLimit-Reset")
-    if not reset:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(reset.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return max(0.0, (moment - _now()).total_seconds())
+def _lookup(exc: BaseException) -> tuple[BaseException, Failure] | None:
+    """The innermost link of the exception's chain that `EXCEPTIONS` knows, with its rule."""
+    for link in reversed(_chain(exc)):
+        for cls in type(link).__mro__:
+            failure = EXCEPTIONS.get(cls)
+            if failure is not None:
+                return link, failure
+    return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """exc, what caused it, what caused that... (outermost first; cycles cut)."""
+    links: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in links:
+        links.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return links
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    return _chain(exc)[-1]
+
+
+def _remote(status: Mapping[str, Any]) -> Remote:
+    return Remote(id=str(status["id"]), url=status.get("url") or status.get("uri"))
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _plain_version(version: str) -> str:
@@ -298,29 +319,17 @@ def _plain_version(version: str) -> str:
     return ".".join(match.groups()) if match else ""
 
 
-def _status(exc: Exception) -> Any:
-    args = getattr(exc, "args", ())
+def _status(exc: BaseException) -> object:
+    args = exc.args
     return args[1] if len(args) > 1 else None
 
 
-def _reason(exc: Exception) -> str:
-    args = getattr(exc, "args", ())
+def _reason(exc: BaseException) -> str:
+    args = exc.args
     # MastodonAPIError args: (message, status, reason, error text from the server)
     for candidate in reversed(args):
         if isinstance(candidate, str) and candidate:
             return candidate
-    return type(exc).__name__
-
-
-def _network_reason(exc: Exception) -> str:
-    text = str(exc)
-    # Never echo a URL with query parameters or headers back: keep the gist.
-    if "timed out" in text.lower() or "timeout" in text.lower():
-        return "timed out"
-    if "refused" in text.lower():
-        return "connection refused"
-    if "reset" in text.lower() or "aborted" in text.lower() or "RemoteDisconnected" in text:
-        return "connection lost"
     return type(exc).__name__
 
 

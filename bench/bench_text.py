@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.text.core import (
+from bot.text import (
     BLUESKY_DEFAULT,
     MASTODON_DEFAULT,
     Rich,

@@ -15,8 +15,8 @@ from mastodon._url_regex import URL_REGEX_SOURCE
 from text_oracles import clusters as regex_graphemes
 from text_oracles import flat, mastodon_length, sdk_facets
 
-from bot.text import core as text
-from bot.text.core import (
+from bot import text as text
+from bot.text import (
     BLUESKY_DEFAULT,
     MASTODON_DEFAULT,
     Link,
@@ -124,7 +124,7 @@ def test_mastodon_length_matches_mastodon_py(s: str) -> None:
 
 
 def test_mastodon_url_regex_is_mastodon_pys() -> None:
-    ours = text._mastodon_url_pattern().replace(r"\uFF20", "\uff20").replace(r"\uFF03", "\uff03")
+    ours = text.mastodon._mastodon_url_pattern().replace(r"\uFF20", "\uff20").replace(r"\uFF03", "\uff03")
     assert ours == URL_REGEX_SOURCE
 
 
@@ -446,7 +446,7 @@ def test_prepended_mark_keeps_the_space_it_holds() -> None:
 
 def test_production_module_imports_no_oracle() -> None:
     code = (
-        "import sys, bot.text.core as t\n"
+        "import sys, bot.text as t\n"
         "r = t.prepare('see https://example.com/abc #tag ' * 40, t.BLUESKY_DEFAULT)\n"
         "[t.facets(p) for p in t.split(r, t.BLUESKY_DEFAULT)]\n"
         "t.split(t.Rich('see https://example.com/abc ' * 40), t.MASTODON_DEFAULT)\n"

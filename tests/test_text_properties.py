@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mastodon._url_regex import url_regex as mastodon_url_regex
 from text_oracles import clusters, flat, mastodon_length, sdk_facets
 
-from bot.text.core import (
+from bot.text import (
     BLUESKY_DEFAULT,
     MASTODON_DEFAULT,
     Rich,

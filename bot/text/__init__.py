@@ -1,2 +1,52 @@
-"""Pure text rules, a leaf package: grapheme and URL-aware counting per platform, splitting that
-never cuts a word, URL or cluster, and Bluesky facets."""
+"""Pure text rules, a leaf package (no I/O, nothing imported from the rest of `bot`).
+
+- `base`: a platform's counting `Rules`, a `Rich` text with its `Link`s, `TextTooLong`.
+- `graphemes`: grapheme clusters and UTF-8 length; `counting`: `length`/`fits` per platform.
+- `mastodon`: Mastodon's URL and mention rules; `bluesky`: the official client's link and tag
+  detection; `urls`: the app's short display of a link; `facets`: Bluesky rich text.
+- `split`: splitting a story into parts that fit.
+- `tables`: generated data (TLD lists, Unicode punctuation).
+
+The rules are mirrored from the platforms; each module says where its rule comes from.
+"""
+
+from __future__ import annotations
+
+from bot.text.base import BLUESKY_DEFAULT, MASTODON_DEFAULT, Link, Rich, Rules, TextTooLong
+from bot.text.counting import fits, length
+from bot.text.facets import facets, prepare
+from bot.text.graphemes import count_graphemes, graphemes, utf8_length
+from bot.text.mastodon import mastodon_urls
+from bot.text.split import split
+from bot.text.urls import short_url
+
+__all__ = [
+    "BLUESKY_DEFAULT",
+    "MASTODON_DEFAULT",
+    "Link",
+    "Rich",
+    "Rules",
+    "TextTooLong",
+    "count_graphemes",
+    "facets",
+    "fits",
+    "graphemes",
+    "length",
+    "mastodon_urls",
+    "prepare",
+    "short_url",
+    "split",
+    "utf8_length",
+    "warm_up",
+]
+
+
+def warm_up() -> None:
+    """Build the large patterns and tables now rather than on the first text that needs them
+    (Mastodon's URL pattern alone takes ~12 ms to compile)."""
+    from bot.text import bluesky, graphemes, mastodon
+
+    graphemes.segmenter()
+    mastodon.mastodon_url_re()
+    bluesky.tag_patterns()
+    bluesky.bluesky_tlds()

@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from loopback import MastodonServer, PdsServer, install_problem  # noqa: E402
 
-from bot.publishing.keys import new_handles  # noqa: E402
+from bot.publishing.keys import new_keys  # noqa: E402
 from bot.publishing.pipeline import Pipeline  # noqa: E402
 from bot.publishing.publishers.bluesky import record_cid  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
@@ -102,9 +102,7 @@ def bare_round(masto: httpx.Client, sky: httpx.Client, did: str, texts: list[str
     def bluesky_write() -> None:
         created = dt.datetime.now(dt.UTC)
         writes, root, parent = [], None, None
-        for n, (text, rkey) in enumerate(
-            zip(texts, new_handles("bluesky", len(texts)), strict=True)
-        ):
+        for n, (text, rkey) in enumerate(zip(texts, new_keys("bluesky", len(texts)), strict=True)):
             stamp = (created + dt.timedelta(milliseconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%f")[
                 :-3
             ] + "Z"

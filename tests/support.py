@@ -28,7 +28,7 @@ def rows_for(
             parts,
             platform,
             {"text": f"part {idx}", "lang": "en"},
-            f"handle-{event_id}-{idx}",
+            f"key-{event_id}-{idx}",
             None,
             PLANNED,
             0,

@@ -155,7 +155,7 @@ class FakePipeline:
             for event_id, rows in threads.items():
                 pending = [r for r in rows if r.state != "sent"]
                 self.ledger.mark_sending(pending)
-                self.ledger.mark_sent(pending, [Remote(id=f"{r.handle}") for r in pending])
+                self.ledger.mark_sent(pending, [Remote(id=f"{r.key}") for r in pending])
                 results.append(Result(name, platform, event_id, PUBLISHED))
         return results
 

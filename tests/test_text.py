@@ -124,7 +124,11 @@ def test_mastodon_length_matches_mastodon_py(s: str) -> None:
 
 
 def test_mastodon_url_regex_is_mastodon_pys() -> None:
-    ours = text.mastodon._mastodon_url_pattern().replace(r"\uFF20", "\uff20").replace(r"\uFF03", "\uff03")
+    ours = (
+        text.mastodon._mastodon_url_pattern()
+        .replace(r"\uFF20", "\uff20")
+        .replace(r"\uFF03", "\uff03")
+    )
     assert ours == URL_REGEX_SOURCE
 
 

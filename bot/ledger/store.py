@@ -1,6 +1,6 @@
 """The ledger: one SQLite row per (day, event, account, part), the truth of what was published.
 
-Every part goes planned → sending → sent. `sending` (with the idempotency handle) is
+Every part goes planned → sending → sent. `sending` (with the idempotency key) is
 committed BEFORE the request leaves; `sent` (with the remote ids) after the answer. A part
 found in `sending` by a later process is `uncertain`: the publisher must look before it
 resends. The schema only ever grows by appended migrations: operators' ledgers live for
@@ -92,7 +92,7 @@ class Row:
     total: int
     platform: str
     payload: dict[str, Any]
-    handle: str
+    key: str  # the Mastodon Idempotency-Key or Bluesky record key (column `handle`)
     created_at: str | None
     state: State
     attempts: int
@@ -114,6 +114,7 @@ class Row:
         values = dict(row)
         values["payload"] = json.loads(values["payload"])
         values["state"] = State(values["state"])
+        values["key"] = values.pop("handle")
         return cls(**values)
 
 
@@ -250,7 +251,7 @@ class Ledger:
                         row.total,
                         row.platform,
                         json.dumps(row.payload, ensure_ascii=False, sort_keys=True),
-                        row.handle,
+                        row.key,
                         row.created_at,
                         row.planned_at,
                     ),

@@ -34,4 +34,3 @@ def new_keys(platform: str, count: int) -> list[str]:
 
 
 # The former name, still imported by bench/bench_publish.py; remove when it follows.
-new_handles = new_keys

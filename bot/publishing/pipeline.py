@@ -116,7 +116,7 @@ def plan_rows(thread: Thread, account: MastodonAccount | BlueskyAccount) -> list
                 total=len(thread.parts),
                 platform=thread.platform,
                 payload=payload,
-                handle=key,  # the ledger's `handle` column holds the idempotency key
+                key=key,
                 created_at=None,
                 state=PLANNED,
                 attempts=0,

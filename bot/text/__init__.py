@@ -1,10 +1,11 @@
 """Pure text rules, a leaf package (no I/O, nothing imported from the rest of `bot`).
 
 - `base`: a platform's counting `Rules`, a `Rich` text with its `Link`s, `TextTooLong`.
-- `graphemes`: grapheme clusters and UTF-8 length; `counting`: `length`/`fits` per platform.
+- `clusters`: grapheme clusters and UTF-8 length; `counting`: `length`/`fits` per platform.
 - `mastodon`: Mastodon's URL and mention rules; `bluesky`: the official client's link and tag
-  detection; `urls`: the app's short display of a link; `facets`: Bluesky rich text.
-- `split`: splitting a story into parts that fit.
+  detection; `urls`: the app's short display of a link; `richtext`: Bluesky rich text (the
+  links as shown, and the facets).
+- `splitting`: splitting a story into parts that fit.
 - `tables`: generated data (TLD lists, Unicode punctuation).
 
 The rules are mirrored from the platforms; each module says where its rule comes from.
@@ -13,11 +14,11 @@ The rules are mirrored from the platforms; each module says where its rule comes
 from __future__ import annotations
 
 from bot.text.base import BLUESKY_DEFAULT, MASTODON_DEFAULT, Link, Rich, Rules, TextTooLong
+from bot.text.clusters import count_graphemes, graphemes, utf8_length
 from bot.text.counting import fits, length
-from bot.text.facets import facets, prepare
-from bot.text.graphemes import count_graphemes, graphemes, utf8_length
 from bot.text.mastodon import mastodon_urls
-from bot.text.split import split
+from bot.text.richtext import facets, prepare
+from bot.text.splitting import split
 from bot.text.urls import short_url
 
 __all__ = [
@@ -44,9 +45,11 @@ __all__ = [
 def warm_up() -> None:
     """Build the large patterns and tables now rather than on the first text that needs them
     (Mastodon's URL pattern alone takes ~12 ms to compile)."""
-    from bot.text import bluesky, graphemes, mastodon
+    from bot.text.bluesky import bluesky_tlds, tag_patterns
+    from bot.text.clusters import segmenter
+    from bot.text.mastodon import mastodon_url_re
 
-    graphemes.segmenter()
-    mastodon.mastodon_url_re()
-    bluesky.tag_patterns()
-    bluesky.bluesky_tlds()
+    segmenter()
+    mastodon_url_re()
+    tag_patterns()
+    bluesky_tlds()

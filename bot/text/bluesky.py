@@ -9,7 +9,7 @@ from functools import cache
 
 from bot.text import tables as text_data
 from bot.text.base import end_of_run, find_all
-from bot.text.graphemes import count_graphemes
+from bot.text.clusters import count_graphemes
 
 
 def _parse_ranges(spec: str) -> tuple[list[int], list[int]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.text.base import Rules, check_platform
-from bot.text.graphemes import count_graphemes, utf8_length
+from bot.text.clusters import count_graphemes, utf8_length
 from bot.text.mastodon import mastodon_countable
 
 

@@ -474,20 +474,20 @@ def _verify(
             publisher.close()
     rules = rules_for(account, load_instances(settings.state_dir))
     if mastodon:
-        yield passed(label, f"access token accepted for {info.get('account')}")
-        server_limit = info.get("limit", "?")
+        yield passed(label, f"access token accepted for {info.account}")
+        server_limit = "?" if info.limit is None else info.limit
         yield passed(
             f"limits {name}",
             f"the server allows {server_limit} characters per post "
-            f"(Mastodon {info.get('version', '?')}); posting within {rules.limit}",
+            f"(Mastodon {info.version or '?'}); posting within {rules.limit}",
         )
     else:
         how = (
             "stored session reused, no new login"
-            if info.get("session") == "stored session"
-            else f"logged in; session stored in {settings.state_dir / 'sessions'}"
+            if not info.new_login
+            else f"logged in; session stored in {settings.state_folder.sessions}"
         )
-        yield passed(label, f"{info.get('account')}: {how}")
+        yield passed(label, f"{info.account}: {how}")
         yield passed(f"limits {name}", f"posting within {rules.limit} graphemes per post")
 
 

@@ -102,24 +102,6 @@ class Verified:
     pds: str | None = None
     new_login: bool = False
 
-    def get(self, key: str, default: str | None = None) -> str | None:
-        """Transitional: the answer's old `dict[str, str]` form, for callers not yet moved to
-        the attributes (bot/tools/doctor.py). Remove once none call it."""
-        if self.did is None:  # Mastodon
-            legacy = {
-                "account": self.account,
-                "limit": "?" if self.limit is None else str(self.limit),
-                "version": self.version or "?",
-            }
-        else:  # Bluesky
-            legacy = {
-                "account": self.account,
-                "did": self.did,
-                "pds": str(self.pds),
-                "session": "new login" if self.new_login else "stored session",
-            }
-        return legacy.get(key, default)
-
 
 class Publisher(Protocol):
     """One account on one network. Every method may raise `RetryableError` or

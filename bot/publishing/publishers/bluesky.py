@@ -29,8 +29,8 @@ from typing import Any, Final
 
 import httpx
 import libipld
-from atproto_core.cid import CID  # type: ignore[import-untyped]
-from atproto_core.uri import AtUri  # type: ignore[import-untyped]
+from atproto_core.cid import CID
+from atproto_core.uri import AtUri
 
 from bot import __version__
 from bot.config import BlueskyAccount, Settings, read_secret
@@ -147,7 +147,7 @@ class BlueskyPublisher(Publisher):
             {
                 "$type": "com.atproto.repo.applyWrites#create",
                 "collection": POST,
-                "rkey": row.handle,  # the part's record key (a TID), fixed at planning
+                "rkey": row.key,  # the part's record key (a TID), fixed at planning
                 "value": rec,
             }
             for row, (rec, _) in zip(rows, records, strict=True)
@@ -175,13 +175,13 @@ class BlueskyPublisher(Publisher):
         self, rows: Sequence[Row], parent: Row | None, root: Row | None
     ) -> list[Remote] | None:
         # applyWrites is atomic: the head tells for the whole batch.
-        head = self._get_record(rows[0].handle)
+        head = self._get_record(rows[0].key)
         if head is None:
             return None
         records = self._records(rows, parent, root, upload=False)
         remotes = []
         for n, (row, (_, cid)) in enumerate(zip(rows, records, strict=True)):
-            stored = head if n == 0 else self._get_record(row.handle)
+            stored = head if n == 0 else self._get_record(row.key)
             if stored is None:
                 raise PermanentError(f"part {row.idx} is missing although the head exists")
             if stored.get("cid") != cid:
@@ -201,9 +201,9 @@ class BlueskyPublisher(Publisher):
     def _remote(self, row: Row, cid: str) -> Remote:
         profile = self.session.get("handle") or self.did  # the user's handle, shown in URLs
         return Remote(
-            uri=self._uri(row.handle),
+            uri=self._uri(row.key),
             cid=cid,
-            url=f"{self.account.web_url.rstrip('/')}/profile/{profile}/post/{row.handle}",
+            url=f"{self.account.web_url.rstrip('/')}/profile/{profile}/post/{row.key}",
         )
 
     def _uri(self, rkey: str) -> str:
@@ -243,7 +243,7 @@ class BlueskyPublisher(Publisher):
                         "values": [{"val": "graphic-media"}],
                     }
             cid = record_cid(record)
-            uri = self._uri(row.handle)
+            uri = self._uri(row.key)
             out.append((record, cid))
             parent_ref = {"uri": uri, "cid": cid}
             if root_ref is None:

@@ -169,7 +169,7 @@ class MastodonPublisher(Publisher):
             visibility=payload.get("visibility") or self.account.visibility,
             spoiler_text=payload.get("cw") or None,
             language=payload.get("lang") or None,
-            idempotency_key=row.handle,  # the part's idempotency key, fixed at planning
+            idempotency_key=row.key,  # the part's idempotency key, fixed at planning
         )
         return [_remote(status)]
 

@@ -10,8 +10,8 @@ from itertools import accumulate
 
 from bot.text.base import Link, Rich, Rules, TextTooLong, check_platform, end_of_run, find_all
 from bot.text.bluesky import JS_SPACE, detect_links
+from bot.text.clusters import ASCII_CLUSTER, segmenter, utf8_length
 from bot.text.counting import fits, length
-from bot.text.graphemes import ASCII_CLUSTER, segmenter, utf8_length
 from bot.text.mastodon import MASTODON_MENTION, mastodon_url_matches
 
 _ASCII_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e"

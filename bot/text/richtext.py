@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.text.base import Link, Rich, Rules, check_platform
 from bot.text.bluesky import detect_links, detect_tags
-from bot.text.graphemes import utf8_length
+from bot.text.clusters import utf8_length
 from bot.text.urls import short_url
 
 

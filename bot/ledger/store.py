@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -493,8 +492,3 @@ def _statements(script: str) -> list[str]:
     """Split a migration script into statements (no semicolons inside our literals)."""
     cleaned = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
     return [s.strip() for s in cleaned.split(";") if s.strip()]
-
-
-def file_mode_private(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
+import enum
 import os
 import re
 import tempfile
@@ -31,37 +32,45 @@ from bot.runtime.schedule import Schedule, next_slot
 
 CLOCK_TOLERANCE = 60.0  # seconds between our clock and a server's Date header
 PROBE_TIMEOUT = 10.0
-OK, FAIL, SKIP = "✓", "✗", "-"
+
+
+class Outcome(enum.StrEnum):
+    """A check's result, as its mark on the line."""
+
+    PASSED = "✓"
+    FAILED = "✗"
+    SKIPPED = "-"  # not checked (the line says why): never a failure by itself
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
-    ok: bool | None  # None: not checked (said why), never a failure by itself
+    outcome: Outcome
     detail: str
     fix: str | None = None
 
     @property
-    def mark(self) -> str:
-        return SKIP if self.ok is None else OK if self.ok else FAIL
+    def ok(self) -> bool | None:
+        """True passed, False failed, None skipped."""
+        return None if self.outcome is Outcome.SKIPPED else self.outcome is Outcome.PASSED
 
     def __str__(self) -> str:
-        line = f"{self.mark} {self.name}: {self.detail}"
-        if self.ok is False and self.fix:
+        line = f"{self.outcome} {self.name}: {self.detail}"
+        if self.outcome is Outcome.FAILED and self.fix:
             line += f" — fix: {self.fix}"
         return line
 
 
 def passed(name: str, detail: str) -> Check:
-    return Check(name, True, detail)
+    return Check(name, Outcome.PASSED, detail)
 
 
 def failed(name: str, detail: str, fix: str) -> Check:
-    return Check(name, False, detail, fix)
+    return Check(name, Outcome.FAILED, detail, fix)
 
 
 def skipped(name: str, why: str) -> Check:
-    return Check(name, None, why)
+    return Check(name, Outcome.SKIPPED, why)
 
 
 @dataclass(slots=True)

@@ -105,6 +105,60 @@ def test_check_warns_on_unknown_keys_and_exits_0(site):
     assert ", 1 warning;" in done.stdout
 
 
+def test_check_says_which_template_files_each_account_uses(site):
+    templates = site / "tpl"
+    (templates / "bluesky").mkdir(parents=True)
+    (templates / "bluesky" / "post.j2").write_text("{{ title }}\n")
+    config = (site / "thisday.toml").read_text()
+    (site / "thisday.toml").write_text(
+        config.replace(f'templates = "{ROOT / "config" / "templates"}"', 'templates = "tpl"')
+    )
+    done = run(site, "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-3:-1] == [
+        "templates: mastodon → post.j2 (package default), thread.j2 (package default)",
+        "templates: bluesky → tpl/bluesky/post.j2, thread.j2 (package default)",
+    ]
+    assert lines[-1] == "1 file, 1 event, 0 errors, 0 warnings; 1/366 days of the year covered"
+
+
+def test_a_config_without_any_template_folder_works(tmp_path):
+    """/etc/thisday/thisday.toml and nothing else: the package's own templates are used."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "thisday.toml").write_text(
+        f'posts = "{tmp_path / "posts"}"\nstate = "{tmp_path / "state"}"\n{ACCOUNTS}'
+    )
+    write_post(tmp_path / "posts", "moon.md", "date: 1969-07-20\ntitle: Moon landing", "Story.")
+    config = str(etc / "thisday.toml")
+    done = thisday("check", "--config", config, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "templates: mastodon → post.j2 (package default), thread.j2 (package default)" in (
+        done.stdout
+    )
+    doc = json.loads(
+        thisday("preview", "--date", "2027-07-20", "--json", "--config", config).stdout
+    )
+    assert doc["posts"][0]["parts"][0]["text"].startswith("On this day in 1969")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["check"], ["preview", "--date", "2027-01-16"], ["calendar", "--year", "2027"]],
+)
+def test_only_pictures_and_pages_load_the_page_templates(args):
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['thisday', *{args!r}]\n"
+        "try:\n    runpy.run_module('bot', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('PAGES', 'bot.tools.pages' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert "PAGES False" in done.stderr, done.stderr[-500:]
+
+
 def test_check_catches_broken_templates(site):
     templates = site / "tpl"
     templates.mkdir()

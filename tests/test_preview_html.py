@@ -14,8 +14,8 @@ import pytest
 from browser import Browser, launch
 from support import ROOT, png, thisday, write_config, write_post
 
-from bot.text import core as textlib
-from bot.text.core import BLUESKY_DEFAULT, facets, prepare
+from bot import text as textlib
+from bot.text import BLUESKY_DEFAULT, facets, prepare
 from bot.tools import preview_html
 from bot.tools.preview import Preview, preview
 from bot.workspace import Workspace
@@ -371,7 +371,58 @@ def test_mastodon_shows_links_short_and_tags_outside_urls() -> None:
 
 def test_every_text_is_escaped() -> None:
     assert preview_html.mastodon_text("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
-    assert preview_html.bluesky_text("<i>\"'</i>", []) == "&lt;i&gt;&quot;&#x27;&lt;/i&gt;"
+    assert preview_html.bluesky_text("<i>\"'</i>", []) == "&lt;i&gt;&#34;&#39;&lt;/i&gt;"
+
+
+def test_pages_come_from_autoescaped_templates_shipped_in_the_package() -> None:
+    import importlib.resources
+
+    import jinja2
+
+    from bot.tools import pages
+
+    env = pages.environment()
+    assert env.autoescape is True
+    assert env.undefined is jinja2.StrictUndefined
+    assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ nothing }}").render()
+    shipped = importlib.resources.files("bot.tools.pages")
+    for name in (
+        "preview.html.j2",
+        "preview-text.html.j2",
+        "preview.css",
+        "calendar.svg.j2",
+        "calendar.html.j2",
+        "calendar.css",
+        "calendar-svg.css",
+        "calendar.js",
+    ):
+        assert shipped.joinpath(name).is_file(), name
+        env.get_template(name)  # and each one compiles
+
+
+def test_markup_templates_keep_only_the_whitespace_they_ask_for() -> None:
+    from bot.tools import pages
+
+    source = "<p>\n  <b>{{ x }}</b>\n  <i>y</i>\n</p>{{ '\\n' }}\n"
+    env = pages.environment()
+    assert (
+        env.from_string(env.preprocess(source, "t.j2")).render(x="a b")
+        == "<p><b>a b</b><i>y</i></p>\n"
+    )
+    assert env.preprocess(source, "t.css") == source
+    # Text with line breaks of its own (pre-wrap) keeps them: they come from the data.
+    assert preview_html.mastodon_text("one\n  two") == "one\n  two"
+
+
+def test_page_html_escapes_attributes_and_text_alike(site: Path) -> None:
+    result = preview(Workspace(site), dt.date.fromisoformat(DAY))
+    html = preview_html.page(result, Workspace(site).settings)
+    assert "<script>" not in html.split("</style>", 1)[1]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="https://example.com/?q=&#34;&gt;&lt;script&gt;alert(4)&lt;/script&gt;"' in html
+    assert "onerror=alert(2)" not in html.replace("&lt;img src=x onerror=alert(2)&gt;", "")
 
 
 def test_without_chromium_tests_skip_but_fail_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,9 +11,16 @@ from hypothesis import strategies as st
 from support import ROOT, png, write_config
 
 from bot import config
+from bot import text as text
 from bot.content.post import Event
-from bot.render.renderer import Renderer, RenderError, _words_fit, year_label, years_ago
-from bot.text import core as text
+from bot.render.renderer import (
+    DEFAULTS,
+    Renderer,
+    RenderError,
+    _words_fit,
+    year_label,
+    years_ago,
+)
 
 ACCOUNTS = """
 [accounts.masto]
@@ -78,6 +85,56 @@ def test_default_templates_for_both_platforms(tmp_path):
         assert all(p.length <= p.limit for p in thread.parts)
     tags = [f for f in sky.parts[0].facets if f["features"][0]["$type"].endswith("#tag")]
     assert [f["features"][0]["tag"] for f in tags] == ["history", "SovietUnion"]
+
+
+def test_package_ships_the_default_templates():
+    import importlib.resources
+
+    shipped = importlib.resources.files("bot.render").joinpath("defaults")
+    for name in ("post.j2", "thread.j2"):
+        assert shipped.joinpath(name).is_file(), name
+        # The package default is the example the operator copies from config/templates/.
+        assert shipped.joinpath(name).read_text(encoding="utf-8") == (
+            ROOT / "config" / "templates" / name
+        ).read_text(encoding="utf-8")
+
+
+def test_without_template_files_the_package_defaults_render(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    reference = renderer(tmp_path / "a")  # config/templates/, the same files as the defaults
+    for templates in (tmp_path / "nowhere", tmp_path / "empty"):
+        if templates.name == "empty":
+            templates.mkdir()
+        r = renderer(tmp_path / "b", templates=templates)
+        assert r.check_templates() == []
+        for account in ("masto", "sky"):
+            assert r.sources(account) == {
+                "post.j2": DEFAULTS / "post.j2",
+                "thread.j2": DEFAULTS / "thread.j2",
+            }
+            assert r.render(event(), account, DAY) == reference.render(event(), account, DAY)
+        assert set(r.template_files()) == {DEFAULTS / "post.j2", DEFAULTS / "thread.j2"}
+
+
+def test_configured_templates_win_over_the_package_defaults(tmp_path):
+    templates = tmp_path / "templates"
+    (templates / "bluesky").mkdir(parents=True)
+    (templates / "bluesky" / "post.j2").write_text("SKY {{ title }}")
+    r = renderer(tmp_path, templates=templates)
+    masto = r.render(event(story="short story"), "masto", DAY)
+    sky = r.render(event(story="short story"), "sky", DAY)
+    assert masto.parts[0].text.startswith("On this day in 1928")  # the package default
+    assert sky.parts[0].text == "SKY Stalin sends Trotsky into internal exile"
+    assert sky.parts[1].text == "short story"  # thread.j2: the package default
+    assert r.sources("sky") == {
+        "post.j2": templates / "bluesky" / "post.j2",
+        "thread.j2": DEFAULTS / "thread.j2",
+    }
+    (templates / "post.j2").write_text("BASE {{ title }}")
+    r = renderer(tmp_path, templates=templates)
+    assert r.render(event(), "masto", DAY).parts[0].text.startswith("BASE Stalin")
+    assert r.sources("masto")["post.j2"] == templates / "post.j2"
 
 
 def test_bc_event_and_event_without_year(tmp_path):

@@ -1,2 +1,2 @@
 """Events → `Thread`s: the sandboxed Jinja2 environment, template lookup with per-platform
-overrides, and each account's limits."""
+overrides and the package's default templates (defaults/), and each account's limits."""

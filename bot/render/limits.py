@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import BlueskyAccount, MastodonAccount, Settings
-from bot.text.core import BLUESKY_DEFAULT, MASTODON_DEFAULT, Rules
+from bot.text import BLUESKY_DEFAULT, MASTODON_DEFAULT, Rules
 
 INSTANCE_FILE = "instances.json"
 

@@ -3,6 +3,10 @@
 Templates are the operator's, so they run in Jinja2's sandbox with StrictUndefined and no
 autoescaping (posts are plain text). Post files are data: anything that looks like Jinja2
 inside them is printed as written, never evaluated.
+
+A template is looked up in the account's own folder, then `<templates>/<platform>/`, then
+`<templates>/`, and last among the defaults shipped in the package (bot/render/defaults/), so
+a config needs no template file of its own.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot import text as text
 from bot.config import BlueskyAccount, Settings
 from bot.content.post import Event, Problem
 from bot.render.limits import load_instances, rules_for
-from bot.text import core as text
 
 TEMPLATES = ("post.j2", "thread.j2")
+# The templates used when no configured folder has its own: package data, see pyproject.toml.
+DEFAULTS = Path(__file__).resolve().parent / "defaults"
 # English, whatever the machine's locale (calendar.month_name follows the locale).
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -176,11 +183,19 @@ class Renderer:
                     env.get_template(name)
 
     def folders(self, account: str) -> list[Path]:
-        """Template folders for an account, most specific first."""
+        """Template folders for an account, most specific first; the package defaults last."""
         platform = self.accounts[account].platform
         base = self.settings.templates_dir
         own = self.settings.account_templates(account)
-        return [f for f in (own, base / platform, base) if f is not None]
+        return [f for f in (own, base / platform, base, DEFAULTS) if f is not None]
+
+    def sources(self, account: str) -> dict[str, Path | None]:
+        """The file each template of an account comes from (None: found nowhere)."""
+        folders = self.folders(account)
+        return {
+            name: next((f / name for f in folders if (f / name).is_file()), None)
+            for name in TEMPLATES
+        }
 
     def env(self, account: str) -> ImmutableSandboxedEnvironment:
         env = self._envs.get(account)
@@ -260,7 +275,7 @@ class Renderer:
                 # What Template.render does, minus merging the globals into every context:
                 # `ctx` carries them already (see _globals), which matters at 100,000 renders.
                 body = template.root_render_func(template.new_context(ctx, shared=True))
-                return tidy(env.concat(body))  # type: ignore[attr-defined]
+                return tidy(env.concat(body))
             except Exception:
                 env.handle_exception()  # re-raised with the template's own lines
                 raise

@@ -1,5 +1,6 @@
 """`thisday calendar`: the year as 366 days — events per day, gaps, files with errors, days
-already published — drawn for a terminal, as SVG or as a standalone HTML page.
+already published — drawn for a terminal, as SVG or as a standalone HTML page (the templates
+of bot/tools/pages/, imported only when a picture is asked for).
 
 Everything comes from the index (`Corpus.entries`), never from parsing the whole corpus: only
 files with errors are read again (for their date), and, for the SVG/HTML hover lists, the
@@ -12,11 +13,8 @@ with the day its events are posted on instead (the `leap_day` setting).
 
 from __future__ import annotations
 
-import base64
 import calendar
 import datetime as dt
-import hashlib
-import html
 import os
 import re
 import time
@@ -49,8 +47,6 @@ _FRONT_DATE = re.compile(
 _NAME_DATE = re.compile(r"^(?:\d{1,6}(?:bc)?-)?(\d{1,2})-(\d{1,2})(?!\d)", re.IGNORECASE)
 _FRONT_TITLE = re.compile(r"^title[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 _FRONT_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
-# Characters XML 1.0 forbids even escaped; post text is untrusted and YAML can carry them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -514,21 +510,48 @@ LEGEND_TEXT = (
     "3-4 events",
     "5 or more",
 )
+# The legend's second row: a mark drawn on top of a day, the fill under it, its text.
+LEGEND_MARKS = (
+    ("errors", FILLS[1], "a file with errors"),
+    ("published", FILLS[0], "published"),
+    ("leap", FILLS[0], "29 Feb in a common year"),
+    ("today", FILLS[0], "today"),
+)
 
-SVG_STYLE = """
-.calendar .t{font:600 15px system-ui,-apple-system,'Segoe UI',sans-serif;fill:#1f2328}
-.calendar .l{font:11px system-ui,-apple-system,'Segoe UI',sans-serif;fill:#57606a}
-.calendar .s{font:12px system-ui,-apple-system,'Segoe UI',sans-serif;fill:#1f2328}
-.calendar .day rect{stroke:#1f232822;stroke-width:1}
-.calendar .day.l0 rect{stroke:#d9847a}
-.calendar .day.err rect{stroke:#cf222e;stroke-width:2.5}
-.calendar .day.leap rect{stroke-dasharray:3 2;stroke:#57606a;stroke-width:1.5}
-.calendar .day.today rect{stroke:#1f2328;stroke-width:2}
-.calendar .day:hover rect,.calendar .day:focus rect{stroke:#0969da;stroke-width:2.5}
-.calendar .day:focus{outline:none}
-.calendar .pub{fill:#fff;stroke:#0a3069;stroke-width:1.2}
-.calendar .bang{fill:#cf222e;font:700 10px system-ui,sans-serif}
-"""
+
+@dataclass(frozen=True, slots=True)
+class SvgDay:
+    """One day's square as calendar.svg.j2 draws it."""
+
+    key: str  # "0116"
+    classes: tuple[str, ...]
+    x: int
+    y: int
+    fill: str
+    count: int
+    errors: int
+    published: bool
+    hover: str
+    dot: tuple[float, float] | None  # centre of the "published" dot
+    bang: tuple[float, float] | None  # where the "!" of a day with errors stands
+
+
+@dataclass(frozen=True, slots=True)
+class SvgRow:
+    label: str
+    label_x: int
+    label_y: int
+    days: tuple[SvgDay, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LegendKey:
+    kind: str  # "level" (a fill) or one of the marks of LEGEND_MARKS
+    x: float
+    y: int
+    fill: str
+    stroke: str  # for "level" keys; the marks' own strokes are in the template
+    text: str
 
 
 def _report(view: YearView) -> list[str]:
@@ -536,182 +559,121 @@ def _report(view: YearView) -> list[str]:
     return view.summary_lines() + ([note] if note else [])
 
 
-def _xml(text: str) -> str:
-    return html.escape(_NOT_XML.sub("\ufffd", text), quote=True)
-
-
 def svg(view: YearView, *, standalone: bool = True) -> str:
     """The year as an SVG picture: 366 squares, month labels, a legend and (standalone) the
     summary. Each day is a focusable group whose <title> lists its events (shown on hover)."""
+    from bot.tools import pages
+
+    return pages.render("calendar.svg.j2", **_svg_context(view, standalone))
+
+
+def _svg_context(view: YearView, standalone: bool) -> dict[str, object]:
+    from bot.tools import pages
+
     width = GRID_X + 31 * STEP + 12
     grid_bottom = GRID_Y + 12 * STEP
     # Inside the HTML page the summary is HTML text, readable however small the grid is drawn.
     lines = _report(view) if standalone else []
     height = grid_bottom + (72 + 18 * len(lines) if lines else 62)
-    out: list[str] = []
-    if standalone:
-        out.append('<?xml version="1.0" encoding="UTF-8"?>\n')
-    out.append(
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="cal-title" '
-        f'class="calendar">'
-    )
-    out.append(f"<style>{SVG_STYLE}</style>")
-    title = f"thisday calendar {view.year}: {view.covered}/{DAYS_IN_YEAR} days covered"
-    out.append(f'<title id="cal-title">{_xml(title)}</title>')
-    out.append('<rect width="100%" height="100%" fill="#ffffff"/>')
-    out.append(f'<text class="t" x="{GRID_X}" y="22">{_xml(title)}</text>')
-    for number in (1, 5, 10, 15, 20, 25, 30):
-        x = GRID_X + (number - 1) * STEP + SIZE / 2
-        out.append(f'<text class="l" x="{x}" y="{GRID_Y - 8}" text-anchor="middle">{number}</text>')
+    return {
+        "standalone": standalone,
+        "width": width,
+        "height": height,
+        "size": SIZE,
+        "svg_style": pages.asset("calendar-svg.css"),
+        "svg_title": f"thisday calendar {view.year}: {view.covered}/{DAYS_IN_YEAR} days covered",
+        "grid_x": GRID_X,
+        "numbers": [
+            (GRID_X + (number - 1) * STEP + SIZE / 2, number)
+            for number in (1, 5, 10, 15, 20, 25, 30)
+        ],
+        "numbers_y": GRID_Y - 8,
+        "rows": _svg_rows(view),
+        "legend": _svg_legend(grid_bottom + 14),
+        "lines": [(GRID_X, grid_bottom + 82 + 18 * n, line) for n, line in enumerate(lines)],
+    }
+
+
+def _svg_rows(view: YearView) -> list[SvgRow]:
+    """A row of squares per month, each placed, classed and described."""
     today_key = view.today.month * 100 + view.today.day if view.today.year == view.year else 0
-    leap_cell = not calendar.isleap(view.year)
+    rows = []
     for month in range(1, 13):
-        y = GRID_Y + (month - 1) * STEP
-        out.append(
-            f'<text class="l month" x="{GRID_X - 8}" y="{y + SIZE - 3}" text-anchor="end">'
-            f"{MONTH_ABBR[month]}</text>"
+        last = calendar.monthrange(2000, month)[1]
+        days = tuple(
+            _svg_day(view, view.days[month * 100 + n], today_key) for n in range(1, last + 1)
         )
-        for number in range(1, calendar.monthrange(2000, month)[1] + 1):
-            day = view.days[month * 100 + number]
-            x = GRID_X + (number - 1) * STEP
-            classes = ["day", f"l{level(day.count)}"]
-            if day.errors:
-                classes.append("err")
-            if day.key == today_key:
-                classes.append("today")
-            if day.key == LEAP_DAY and leap_cell:
-                classes.append("leap")
-            out.append(
-                f'<g class="{" ".join(classes)}" tabindex="0" data-key="{day.key:04d}" '
-                f'data-count="{day.count}" data-errors="{len(day.errors)}" '
-                f'data-published="{1 if day.published else 0}">'
-                f"<title>{_xml(view.hover(day))}</title>"
-                f'<rect x="{x}" y="{y}" width="{SIZE}" height="{SIZE}" rx="3" '
-                f'fill="{FILLS[level(day.count)]}"/>'
-            )
-            if day.published:
-                # Beside the "!" of a day with errors, in the middle otherwise.
-                cx, cy = (x + SIZE - 3, y + 3) if day.errors else (x + SIZE / 2, y + SIZE / 2)
-                out.append(f'<circle class="pub" cx="{cx}" cy="{cy}" r="3.2"/>')
-            if day.errors:
-                out.append(
-                    f'<text class="bang" x="{x + SIZE / 2}" y="{y + SIZE - 3.5}" '
-                    f'text-anchor="middle">!</text>'
-                )
-            out.append("</g>")
-    out.append(_svg_legend(grid_bottom + 14))
-    y = grid_bottom + 82
-    for line in lines:
-        out.append(f'<text class="s" x="{GRID_X}" y="{y}">{_xml(line)}</text>')
-        y += 18
-    out.append("</svg>")
-    return "".join(out) + ("\n" if standalone else "")
+        label_y = GRID_Y + (month - 1) * STEP + SIZE - 3
+        rows.append(SvgRow(MONTH_ABBR[month], GRID_X - 8, label_y, days))
+    return rows
 
 
-def _svg_legend(top: int) -> str:
+def _svg_day(view: YearView, day: Day, today_key: int) -> SvgDay:
+    x = GRID_X + (day.day - 1) * STEP
+    y = GRID_Y + (day.month - 1) * STEP
+    classes = ["day", f"l{level(day.count)}"]
+    if day.errors:
+        classes.append("err")
+    if day.key == today_key:
+        classes.append("today")
+    if day.key == LEAP_DAY and not calendar.isleap(view.year):
+        classes.append("leap")
+    dot: tuple[float, float] | None = None
+    if day.published:
+        # Beside the "!" of a day with errors, in the middle otherwise.
+        dot = (x + SIZE - 3, y + 3) if day.errors else (x + SIZE / 2, y + SIZE / 2)
+    return SvgDay(
+        key=f"{day.key:04d}",
+        classes=tuple(classes),
+        x=x,
+        y=y,
+        fill=FILLS[level(day.count)],
+        count=day.count,
+        errors=len(day.errors),
+        published=bool(day.published),
+        hover=view.hover(day),
+        dot=dot,
+        bang=(x + SIZE / 2, y + SIZE - 3.5) if day.errors else None,
+    )
+
+
+def _svg_legend(top: int) -> list[LegendKey]:
     """Two rows: the fill per number of events, then the marks on top of it."""
-    out = ['<g class="legend">']
-
-    def item(x: float, y: float, square: str, text: str) -> float:
-        out.append(square)
-        out.append(f'<text class="l" x="{x + SIZE + 5}" y="{y + SIZE - 3}">{_xml(text)}</text>')
-        return x + SIZE + 16 + 6.2 * len(text)
-
+    keys = []
     x: float = GRID_X
     for lvl, text in enumerate(LEGEND_TEXT):
         stroke = "#d9847a" if lvl == 0 else "#1f232822"
-        square = (
-            f'<rect x="{x}" y="{top}" width="{SIZE}" height="{SIZE}" rx="3" '
-            f'fill="{FILLS[lvl]}" stroke="{stroke}"/>'
-        )
-        x = item(x, top, square, text)
+        keys.append(LegendKey("level", x, top, FILLS[lvl], stroke, text))
+        x = _next_key(x, text)
     y = top + STEP + 4
     x = GRID_X
-    marks = (
-        (
-            f'<rect x="{x}" y="{y}" width="{SIZE}" height="{SIZE}" rx="3" fill="{FILLS[1]}" '
-            f'stroke="#cf222e" stroke-width="2.5"/><text class="bang" x="{x + SIZE / 2}" '
-            f'y="{y + SIZE - 3.5}" text-anchor="middle">!</text>',
-            "a file with errors",
-        ),
-        (
-            '<rect x="{x}" y="{y}" width="{s}" height="{s}" rx="3" fill="{f}" stroke="#1f232822"/>'
-            '<circle class="pub" cx="{cx}" cy="{cy}" r="3.2"/>',
-            "published",
-        ),
-        (
-            '<rect x="{x}" y="{y}" width="{s}" height="{s}" rx="3" fill="{f}" stroke="#57606a" '
-            'stroke-dasharray="3 2" stroke-width="1.5"/>',
-            "29 Feb in a common year",
-        ),
-        (
-            '<rect x="{x}" y="{y}" width="{s}" height="{s}" rx="3" fill="{f}" stroke="#1f2328" '
-            'stroke-width="2"/>',
-            "today",
-        ),
-    )
-    for n, (template, text) in enumerate(marks):
-        square = (
-            template
-            if n == 0
-            else template.format(x=x, y=y, s=SIZE, f=FILLS[0], cx=x + SIZE / 2, cy=y + SIZE / 2)
-        )
-        x = item(x, y, square, text)
-    out.append("</g>")
-    return "".join(out)
+    for kind, fill, text in LEGEND_MARKS:
+        keys.append(LegendKey(kind, x, y, fill, "", text))
+        x = _next_key(x, text)
+    return keys
 
 
-_HTML_SCRIPT = """
-(function () {
-  var panel = document.getElementById("details");
-  function show(event) {
-    var day = event.target.closest ? event.target.closest(".day") : null;
-    if (!day) return;
-    var title = day.querySelector("title");
-    panel.textContent = title ? title.textContent : "";
-  }
-  var grid = document.querySelector("svg.calendar");
-  grid.addEventListener("mouseover", show);
-  grid.addEventListener("focusin", show);
-  grid.addEventListener("click", show);
-})();
-"""
-
-_HTML_STYLE = """
-*{box-sizing:border-box}
-body{margin:0;padding:16px;font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;
-color:#1f2328;background:#f6f8fa}
-main{max-width:720px;margin:0 auto;background:#fff;border:1px solid #d0d7de;border-radius:8px;
-padding:16px}
-h1{font-size:1.25rem;margin:0 0 8px}
-ul{padding-left:1.2em;margin:12px 0 0}
-svg.calendar{display:block;width:100%;height:auto}
-#details{white-space:pre-wrap;overflow-wrap:anywhere;min-height:3em;margin:12px 0 0;
-padding:10px;border-radius:6px;background:#f6f8fa;border:1px solid #d0d7de;font:13px/1.4
-ui-monospace,SFMono-Regular,Menlo,monospace}
-"""
+def _next_key(x: float, text: str) -> float:
+    """Where the legend's next square goes: after this one and its text."""
+    return x + SIZE + 16 + 6.2 * len(text)
 
 
 def html_page(view: YearView) -> str:
     """A standalone page (inline CSS and script, nothing fetched) around the SVG; hovering,
     focusing or tapping a day also lists its events below the grid."""
-    script_hash = hashlib.sha256(_HTML_SCRIPT.encode()).digest()
+    from bot.tools import pages
+
+    script = pages.asset("calendar.js")
     csp = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src 'sha256-{base64.b64encode(script_hash).decode()}'"
+        f"script-src {pages.script_hash(script)}"
     )
-    title = f"thisday calendar {view.year}"
-    summary = "".join(f"<li>{_xml(line)}</li>" for line in _report(view))
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_xml(title)}</title><style>{_HTML_STYLE}</style></head><body><main>"
-        f"<h1>{_xml(title)}</h1>"
-        f'<div class="grid">{svg(view, standalone=False)}</div>'
-        '<div id="details" aria-live="polite">Hover over or tap a day to list its events.</div>'
-        f"<ul>{summary}</ul>"
-        f"</main><script>{_HTML_SCRIPT}</script></body></html>\n"
+    return pages.render(
+        "calendar.html.j2",
+        **_svg_context(view, standalone=False),
+        csp=csp,
+        title=f"thisday calendar {view.year}",
+        page_style=pages.asset("calendar.css"),
+        script=script,
+        report=_report(view),
     )

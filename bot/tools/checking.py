@@ -8,13 +8,15 @@ templates and settings: an unchanged corpus is checked again without rendering a
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.content.corpus import Entry, examine_file, read_post, store
 from bot.content.post import Event, Problem
 from bot.content.selection import next_posting_day
-from bot.render.renderer import Renderer, RenderError
+from bot.render.renderer import DEFAULTS, Renderer, RenderError
 from bot.workspace import Workspace
 
 DAYS_IN_YEAR = 366
@@ -30,6 +32,7 @@ class Report:
     events: int = 0
     days: int = 0
     problems: list[Problem] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)  # which files each account renders with
 
     @property
     def errors(self) -> int:
@@ -40,14 +43,41 @@ class Report:
         return sum(p.severity == "warning" for p in self.problems)
 
     def summary(self) -> str:
+        """The template lines, then the counts: always the last line."""
+
         def plural(n: int, word: str) -> str:
             return f"{n} {word}{'' if n == 1 else 's'}"
 
-        return (
+        counts = (
             f"{plural(self.files, 'file')}, {plural(self.events, 'event')}, "
             f"{plural(self.errors, 'error')}, {plural(self.warnings, 'warning')}; "
             f"{self.days}/{DAYS_IN_YEAR} days of the year covered"
         )
+        return "\n".join([*self.templates, counts])
+
+
+def template_lines(renderer: Renderer) -> list[str]:
+    """`templates: mastodon → config/templates/post.j2, thread.j2 (package default)`."""
+    lines = []
+    for account in renderer.accounts:
+        shown = []
+        for name, path in renderer.sources(account).items():
+            if path is None:
+                shown.append(f"{name} (not found)")
+            elif path.parent == DEFAULTS:
+                shown.append(f"{name} (package default)")
+            else:
+                shown.append(_shown(path))
+        lines.append(f"templates: {account} → {', '.join(shown)}")
+    return lines
+
+
+def _shown(path: Path) -> str:
+    """Relative to the current folder when inside it, as the problem lines show post files."""
+    try:
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
 
 
 def fit_problems(renderer: Renderer, event: Event, today: dt.date) -> list[Problem]:
@@ -94,7 +124,7 @@ def examine_with_fit(root: str, rel: str) -> Entry:
 def check(workspace: Workspace, progress: Callable[[int, int], None] | None = None) -> Report:
     global _renderer, _today
     renderer = workspace.renderer
-    report = Report()
+    report = Report(templates=template_lines(renderer))
     template_problems = renderer.check_templates()
     report.problems.extend(template_problems)
     corpus = workspace.corpus

@@ -45,6 +45,7 @@ from bot.publishing.publishers.base import (
     RetryableError,
     Verified,
 )
+from bot.state import StateFolder, atomic_write
 
 POST = "app.bsky.feed.post"
 MAX_WRITES = 200  # applyWrites' limit per request
@@ -98,7 +99,7 @@ class BlueskyPublisher(Publisher):
         self.account = account
         self.context = context
         self.settings = settings
-        self.session_file = context.state_dir / "sessions" / f"{context.name}.json"
+        self.session_file = StateFolder(context.state_dir).session(context.name)
         self._clients: dict[str, httpx.Client] = {}
         self.session: dict[str, Any] = {}
         self.logins = 0  # for tests and metrics: logins are rate limited hard
@@ -320,11 +321,7 @@ class BlueskyPublisher(Publisher):
     def _save_session(self) -> None:
         self.session_file.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.session_file.parent, 0o700)
-        tmp = self.session_file.with_suffix(f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(self.session, out)
-        os.replace(tmp, self.session_file)
+        atomic_write(self.session_file, json.dumps(self.session), mode=0o600)
 
     def _login(self) -> None:
         password = read_secret(

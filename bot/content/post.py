@@ -443,3 +443,37 @@ def _paragraphs(body: str) -> list[str]:
         if paragraph:
             out.append(paragraph)
     return out
+
+
+_LENIENT_LINE = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+
+
+def lenient_front_matter(head: str) -> dict[str, str]:
+    """The raw `key: value` lines of the front matter at the start of `head`, for a file that
+    may not parse (the calendar still places it by its `date:`, `new` counts its `id:` as
+    taken). An unclosed front matter runs to the end of `head`; values keep their quotes and
+    the first of a repeated key wins. Nothing is loaded as YAML (see `plain_scalar`)."""
+    try:
+        parts = split_front_matter(head.removeprefix("\ufeff").replace("\r\n", "\n"))
+    except _Unclosed:
+        parts = (head.split("\n", 1)[1], "", 0)
+    if parts is None:
+        return {}
+    found: dict[str, str] = {}
+    for match in _LENIENT_LINE.finditer(parts[0]):
+        found.setdefault(match.group(1), match.group(2))
+    return found
+
+
+def plain_scalar(raw: str) -> str:
+    """The text of a one-line YAML scalar as written in a file, without loading YAML unless it
+    is quoted; "" for anything that is not plain text (a list, a block, an alias)."""
+    if raw[:1] in ("'", '"'):
+        try:
+            value = yaml.load(raw, Loader=_Loader)  # _Loader is a SafeLoader
+        except yaml.YAMLError:
+            return raw.strip("'\"")
+        return value.strip() if isinstance(value, str) else ""
+    if raw[:1] in ("|", ">", "&", "*", "!", "[", "{"):
+        return ""
+    return re.sub(r"\s+#.*$", "", raw).strip()

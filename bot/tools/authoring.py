@@ -25,7 +25,16 @@ from typing import Any
 import yaml
 
 from bot.content.corpus import POST_SUFFIX, display_root
-from bot.content.post import ID, ISO_DATE, MM_DD, Event, Problem, parse
+from bot.content.post import (
+    ID,
+    ISO_DATE,
+    MM_DD,
+    Event,
+    Problem,
+    lenient_front_matter,
+    parse,
+    plain_scalar,
+)
 from bot.workspace import Workspace
 
 MONTHS = (
@@ -289,17 +298,14 @@ def post_text(
 # -- validation ------------------------------------------------------------------------------
 
 
-_DECLARED_ID = re.compile(rf"^id:[ \t]*[\"']?({ID.pattern})[\"']?[ \t]*$", re.MULTILINE)
-
-
 def declared_id(path: Path) -> str | None:
     """The id an invalid post file declares, read leniently (or its default, the path)."""
     try:
         head = path.read_text(encoding="utf-8", errors="replace")[:4096]
     except OSError:
         return None
-    match = _DECLARED_ID.search(head)
-    return match.group(1) if match else None
+    declared = plain_scalar(lenient_front_matter(head).get("id", ""))
+    return declared if ID.fullmatch(declared) else None
 
 
 def validate(

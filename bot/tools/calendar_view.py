@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.content.selection import LEAP_DAY, LeapRule, day_keys
+from bot.content.post import lenient_front_matter, plain_scalar
+from bot.content.selection import LEAP_DAY, LeapRule, day_keys, posting_date
 
 if TYPE_CHECKING:
     from bot.content.corpus import Corpus
@@ -41,12 +42,10 @@ HOVER_LIMIT = 25  # events listed in one day's hover; the rest are counted
 TITLE_BUDGET = 4.0  # seconds spent reading titles for hovers before falling back to ids
 HEAD_BYTES = 8192  # front matter is read from the start of the file only
 
-_FRONT_DATE = re.compile(
-    r"^date[ \t]*:[ \t]*[\"']?[ \t]*(?:-?\d{1,6}-)?(?:--)?(\d{1,2})-(\d{1,2})(?!\d)", re.MULTILINE
-)
+# A month and day at the start of a `date:` value or of a file name, read leniently: the
+# file may be invalid, and the calendar still places it on its day.
+_VALUE_DATE = re.compile(r"[\"']?[ \t]*(?:-?\d{1,6}-)?(?:--)?(\d{1,2})-(\d{1,2})(?!\d)")
 _NAME_DATE = re.compile(r"^(?:\d{1,6}(?:bc)?-)?(\d{1,2})-(\d{1,2})(?!\d)", re.IGNORECASE)
-_FRONT_TITLE = re.compile(r"^title[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_FRONT_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -292,16 +291,6 @@ def build(
     return view
 
 
-def posting_date(key: int, year: int, leap_rule: LeapRule) -> dt.date | None:
-    """The date in `year` when events of this month-day key are posted."""
-    month, day = divmod(key, 100)
-    if key == LEAP_DAY and not calendar.isleap(year):
-        if leap_rule == "skip":
-            return None
-        return dt.date(year, 2, 28) if leap_rule == "feb28" else dt.date(year, 3, 1)
-    return dt.date(year, month, day)
-
-
 def _fit_is_current(workspace: Workspace) -> bool:
     """Fit problems in the index count only when made under today's templates and settings."""
     corpus = workspace.corpus
@@ -345,7 +334,8 @@ def guess_key(path: Path) -> int:
             head = handle.read(HEAD_BYTES).decode("utf-8", "replace")
     except OSError:
         head = ""
-    for match in (_FRONT_DATE.search(_front(head)), _NAME_DATE.match(path.name)):
+    value = lenient_front_matter(head).get("date", "")
+    for match in (_VALUE_DATE.match(value), _NAME_DATE.match(path.name)):
         if match:
             key = int(match.group(1)) * 100 + int(match.group(2))
             if key in _KEY_SET:
@@ -354,17 +344,6 @@ def guess_key(path: Path) -> int:
 
 
 _KEY_SET = frozenset(KEYS)
-
-
-def _front(head: str) -> str:
-    head = head.removeprefix("\ufeff")
-    if not head.startswith("---"):
-        return ""
-    first = head.find("\n")
-    if first == -1:
-        return ""
-    end = _FRONT_END.search(head, first + 1)
-    return head[first + 1 : end.start() if end else len(head)]
 
 
 def read_titles(
@@ -383,27 +362,10 @@ def read_titles(
                 head = handle.read(HEAD_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
-        match = _FRONT_TITLE.search(_front(head))
-        if match:
-            title = _yaml_scalar(match.group(1))
-            if title:
-                out[rel] = title
+        title = plain_scalar(lenient_front_matter(head).get("title", ""))
+        if title:
+            out[rel] = title
     return out
-
-
-def _yaml_scalar(raw: str) -> str:
-    """The text of a one-line YAML scalar, without loading YAML for every file."""
-    if raw[:1] in ("'", '"'):
-        import yaml
-
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            return raw.strip("'\"")
-        return value.strip() if isinstance(value, str) else ""
-    if raw[:1] in ("|", ">", "&", "*", "!", "[", "{"):
-        return ""
-    return re.sub(r"\s+#.*$", "", raw).strip()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,34 @@ class ConfigError(Exception):
     """A config problem, already phrased for the operator (`path:line: message`)."""
 
 
+SHOWN = 80  # longer values are cut with … in messages
+PASTED = "looks like a secret was pasted: put it in the environment or a file"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: repr, at most SHOWN characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def _env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"must be the name of an environment variable; {PASTED}")
+    return value
+
+
+def _file_name(value: Path | None) -> Path | None:
+    # A name with control characters or longer than any path is a pasted value, not a path.
+    if value is not None and (len(str(value)) > 4096 or not str(value).isprintable()):
+        raise ValueError(f"must be the path of a file; {PASTED}")
+    return value
+
+
+EnvName = Annotated[str | None, AfterValidator(_env_name)]
+FileName = Annotated[Path | None, AfterValidator(_file_name)]
+
+
 def _local_time(key: str, value: object) -> dt.time:
     # TOML has a local-time type too; accept it as well as "HH:MM" strings.
     if isinstance(value, dt.time):
@@ -45,16 +73,17 @@ def _local_time(key: str, value: object) -> dt.time:
         hour, minute, second = (int(g or 0) for g in match.groups())
         if hour < 24 and minute < 60 and second < 60:
             return dt.time(hour, minute, second)
-    raise ValueError(f'{key} must be a local time like "09:00", got {value!r}')
+    raise ValueError(f'{key} must be a local time like "09:00", got {shown(value)}')
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `timeout = inf` or `nan` is refused like any value out of range.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_language(value: str) -> str:
     if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", value):
-        raise ValueError(f"{value!r} is not a language code like 'en' or 'pt-BR'")
+        raise ValueError(f"{shown(value)} is not a language code like 'en' or 'pt-BR'")
     return value
 
 
@@ -67,19 +96,21 @@ class AccountBase(_Strict):
     templates: Path | None = None
     numbering: bool = False
     enabled: bool = True
+    max_parts: int | None = Field(default=None, ge=1, le=1000)  # default: the top-level one
 
     @field_validator("server")
     @classmethod
     def _server_is_url(cls, value: str) -> str:
         if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
-            raise ValueError(f"{value!r} is not an http(s) base URL")
+            # Never the value: a token pasted here must not be printed.
+            raise ValueError("is not an http(s) base URL like https://mastodon.social")
         return value.rstrip("/")
 
 
 class MastodonAccount(AccountBase):
     platform: Literal["mastodon"]
-    token_env: str | None = None
-    token_file: Path | None = None
+    token_env: EnvName = None
+    token_file: FileName = None
     limit: int | None = Field(default=None, ge=1, le=100_000)
     visibility: Literal["public", "unlisted", "private", "direct"] = "public"
 
@@ -93,8 +124,8 @@ class MastodonAccount(AccountBase):
 class BlueskyAccount(AccountBase):
     platform: Literal["bluesky"]
     handle: str
-    password_env: str | None = None
-    password_file: Path | None = None
+    password_env: EnvName = None
+    password_file: FileName = None
     limit: int | None = Field(default=None, ge=1, le=300)
     link_card: bool = True
     web_url: str = "https://bsky.app"  # where followers open a post: {web_url}/profile/...
@@ -110,10 +141,11 @@ class Publishing(_Strict):
     """How hard to try within one run (the daemon keeps retrying across the day)."""
 
     attempts: int = Field(default=6, ge=1, le=100)  # per batch of parts, per run
-    backoff: float = Field(default=2.0, ge=0)  # first wait in seconds; doubles, with jitter
-    max_backoff: float = Field(default=60.0, ge=0)
-    max_rate_limit_wait: float = Field(default=300.0, ge=0)  # longest 429 wait honoured
-    timeout: float = Field(default=20.0, gt=0)  # per request
+    # Times in seconds, finite and within a day: `inf` or 1e-300 would hang or spin.
+    backoff: float = Field(default=2.0, ge=0, le=3600)  # first wait; doubles, with jitter
+    max_backoff: float = Field(default=60.0, ge=0, le=86400)
+    max_rate_limit_wait: float = Field(default=300.0, ge=0, le=86400)  # longest 429 wait
+    timeout: float = Field(default=20.0, ge=0.1, le=600)  # per request
 
 
 class Daemon(_Strict):
@@ -122,8 +154,8 @@ class Daemon(_Strict):
     # "127.0.0.1:9108" serves /healthz and /metrics there (loopback only); "" turns it off.
     health: str = ""
     warm_up: float = Field(default=60.0, ge=0, le=3600)  # seconds before each slot
-    retry_every: float = Field(default=60.0, gt=0)  # first wait before retrying an account
-    retry_max: float = Field(default=1800.0, gt=0)  # the wait doubles up to this
+    retry_every: float = Field(default=60.0, ge=1, le=86400)  # first wait before a retry
+    retry_max: float = Field(default=1800.0, ge=1, le=86400)  # the wait doubles up to this
 
     @field_validator("health")
     @classmethod
@@ -133,7 +165,7 @@ class Daemon(_Strict):
         match = re.fullmatch(r"(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):(\d{1,5})", value)
         if not match or not 0 < int(match.group(2)) < 65536:
             raise ValueError(
-                f'{value!r} must be a loopback address and port like "127.0.0.1:9108" '
+                f'{shown(value)} must be a loopback address and port like "127.0.0.1:9108" '
                 "(health and metrics are never served beyond this machine)"
             )
         return value
@@ -157,11 +189,20 @@ class Settings(_Strict):
     templates: Path = Path("templates")
     language: Language = "en"
     events_per_day: int = Field(default=1, ge=1, le=10)
+    # A story that needs more parts than this on an account is an error, not a flood.
+    max_parts: int = Field(default=25, ge=1, le=1000)
     leap_day: Literal["feb28", "mar1", "skip"] = "feb28"
     catch_up_until: dt.time = dt.time(23, 59, 59)
     accounts: dict[str, Account] = Field(default_factory=dict)
     publishing: Publishing = Field(default_factory=Publishing)
     daemon: Daemon = Field(default_factory=Daemon)
+    # A shared PostgreSQL ledger ("postgresql://user@host:5432/db") for replicas; without
+    # it, the SQLite ledger in `state/`. Its password by reference only, never in the URL.
+    ledger: str | None = None
+    ledger_password_env: str | None = None
+    ledger_password_file: Path | None = None
+    ledger_lease: float = Field(default=30.0, ge=1, le=3600)  # seconds a claim lasts unrenewed
+    workers: int = Field(default=8, ge=1, le=256)  # accounts published at the same time
     # Where this file was read from; paths above are resolved against its folder.
     source: Path = Path(".")
 
@@ -172,7 +213,7 @@ class Settings(_Strict):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown timezone {value!r} (use an IANA name like 'Europe/Paris')"
+                f"unknown timezone {shown(value)} (use an IANA name like 'Europe/Paris')"
             ) from None
         return value
 
@@ -197,8 +238,30 @@ class Settings(_Strict):
     def _account_names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
             if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
-                raise ValueError(f"account name {name!r} may use only letters, digits, _ . -")
+                raise ValueError(f"account name {shown(name)} may use only letters, digits, _ . -")
         return value
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"postgres(ql)?://[^\s]+", value):
+            raise ValueError('must be a PostgreSQL URL like "postgresql://thisday@db:5432/thisday"')
+        authority = value.split("://", 1)[1].split("/", 1)[0]
+        if ":" in authority.rpartition("@")[0]:
+            # Never print the value: it holds a password.
+            raise ValueError(
+                "holds a password: remove it from the URL and use ledger_password_env, "
+                "ledger_password_file or libpq's PGPASSFILE"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_ledger_password(self) -> Settings:
+        if self.ledger_password_env and self.ledger_password_file:
+            raise ValueError("set ledger_password_env or ledger_password_file, not both")
+        return self
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -230,6 +293,10 @@ class Settings(_Strict):
     def account_templates(self, name: str) -> Path | None:
         folder = self.accounts[name].templates
         return self.resolve(folder) if folder else None
+
+    def max_parts_for(self, name: str) -> int:
+        """How many parts a thread may have on this account."""
+        return self.accounts[name].max_parts or self.max_parts
 
     def active_accounts(self) -> dict[str, MastodonAccount | BlueskyAccount]:
         return {name: acc for name, acc in self.accounts.items() if acc.enabled}
@@ -274,10 +341,14 @@ def _describe(file: Path, text: str, exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = [str(part) for part in err["loc"] if not isinstance(part, int)]
-        # The discriminated union adds the platform as a path element; operators never wrote it.
-        loc = [p for p in loc if p not in ("mastodon", "bluesky") or loc.index(p) < 2]
+        # The discriminated union adds the platform as a path element; operators never wrote
+        # it (an account may itself be named "mastodon": only the element after its name goes).
+        if len(loc) > 2 and loc[0] == "accounts" and loc[2] in ("mastodon", "bluesky"):
+            del loc[2]
         key = ".".join(loc) or "(top)"
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "finite_number":
+            message = "must be a finite number"
         if err["type"] == "extra_forbidden":
             message = "unknown setting"
         elif err["type"] == "missing":
@@ -302,6 +373,13 @@ def _line_of(text: str, loc: list[str]) -> int:
                 section_line = number
                 break
         key = loc[2] if len(loc) > 2 else None
+    elif loc[0] in ("publishing", "daemon") and len(loc) >= 2:
+        header = re.compile(r"^\s*\[\s*\"?" + re.escape(loc[0]) + r"\"?\s*\]")
+        for number, line in enumerate(text.splitlines(), 1):
+            if header.match(line):
+                section_line = number
+                break
+        key = loc[1]
     else:
         key = loc[0]
     if key is not None:

@@ -13,7 +13,8 @@ from bot.content.post import Event
 from bot.content.selection import History, choose, day_keys
 
 if TYPE_CHECKING:
-    from bot.ledger.store import Ledger
+    from bot.ledger.base import LedgerStore
+    from bot.ledger.postgres import PostgresLedger
     from bot.render.renderer import Renderer
 
 
@@ -36,14 +37,32 @@ class Workspace:
 
         return Renderer(self.settings)
 
-    def ledger(self, *, create: bool = False) -> Ledger | None:
-        """The ledger, or None when nothing was ever published and `create` is false."""
+    def ledger(self, *, create: bool = False) -> LedgerStore | None:
+        """The ledger, or None when nothing was ever published and `create` is false.
+        With `ledger = "postgresql://..."` in the config, the shared PostgreSQL ledger (one
+        object per workspace: it keeps a connection per thread and this replica's name)."""
+        if self.settings.ledger:
+            return self.shared_ledger()
         from bot.ledger.store import Ledger
 
         path = self.settings.state_folder.ledger
         if not create and not path.exists():
             return None
         return Ledger(path)
+
+    def shared_ledger(self) -> PostgresLedger:
+        from bot.ledger.postgres import PostgresLedger
+
+        settings = self.settings
+        assert settings.ledger
+        ledger: PostgresLedger | None = self.__dict__.get("_shared_ledger")
+        if ledger is None or ledger.url != settings.ledger:
+            password = config.read_secret(
+                settings.ledger_password_env, settings.ledger_password_file, settings.base
+            )
+            ledger = PostgresLedger(settings.ledger, password=password, lease=settings.ledger_lease)
+            self.__dict__["_shared_ledger"] = ledger
+        return ledger
 
     def candidates(self, day: dt.date) -> list[Event]:
         """Every valid event posted on `day`, the index refreshed first."""

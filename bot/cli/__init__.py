@@ -19,6 +19,7 @@ COMMANDS = {
     "new": "bot.cli.new",
     "import": "bot.cli.importer",
     "doctor": "bot.cli.doctor",
+    "ledger": "bot.cli.ledger",
 }
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.ledger.base import LedgerError
 from bot.runtime.schedule import (
     MIN_WINDOW,
     Schedule,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
     from bot.daemon.live import LiveWorkspace
-    from bot.ledger.store import Ledger
+    from bot.ledger.base import LedgerStore
     from bot.publishing.pipeline import Result
 
 log = logging.getLogger("thisday.daemon")
@@ -99,6 +100,7 @@ class RunState:
     last_attempt: dt.datetime | None = None
     last_success: dt.datetime | None = None
     retry_at: dt.datetime | None = None
+    ledger_error: str | None = None  # why the ledger cannot be used now (nothing is sent)
 
 
 class Runner:
@@ -123,7 +125,8 @@ class Runner:
         self.lock = threading.Lock()  # one publish (or warm-up, or reload) at a time
         self._stop_lock = threading.Lock()
         self._failures: dict[dt.date, int] = {}
-        self._ledger: Ledger | None = None
+        self._ledger: LedgerStore | None = None
+        self._ledger_for: tuple[object, ...] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -138,10 +141,12 @@ class Runner:
 
     # -- the ledger's answers -------------------------------------------------------------
 
-    def ledger(self) -> Ledger | None:
-        if self._ledger is None or self._ledger.path.parent != self.settings.state_dir:
+    def ledger(self) -> LedgerStore | None:
+        wanted = (self.settings.state_dir, self.settings.ledger)
+        if self._ledger is None or self._ledger_for != wanted:
             # A dry run never creates the ledger.
             self._ledger = self.workspace.ledger(create=not self.dry_run)
+            self._ledger_for = wanted if self._ledger is not None else None
         return self._ledger
 
     def complete(self, day: dt.date, account: str) -> bool:
@@ -156,7 +161,17 @@ class Runner:
             if self.stopping:
                 return []
             try:
-                return self._publish(reason)
+                results = self._publish(reason)
+                if self.settings.ledger is None:
+                    self.state.ledger_error = None
+                return results
+            except LedgerError as exc:
+                # Nothing is sent without the ledger. A shared one is watched by the
+                # heartbeat, which publishes as soon as it answers again.
+                log.error("nothing published (%s): %s", reason, exc)
+                self.state.ledger_error = str(exc)
+                self._failed_unexpectedly(exc)
+                return []
             except Exception as exc:
                 # Never let an alarm die silently: say so, and try again in the background.
                 log.exception("publishing (%s) failed unexpectedly", reason)
@@ -364,10 +379,51 @@ class DailyScheduler:
             self.workspace, self.pipeline, halt=self.halt, retry=self._retry_at, dry_run=dry_run
         )
         self._scheduler: BackgroundScheduler | None = None
+        self._beating = threading.Event()
+        self._beat_thread: threading.Thread | None = None
 
     @property
     def settings(self) -> Settings:
         return self.workspace.settings
+
+    # -- replicas: the heartbeat on a shared ledger ----------------------------------------
+
+    def _start_heartbeat(self) -> None:
+        if not self.settings.ledger or self.dry_run:
+            return
+        self._beat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        self._beat_thread.start()
+
+    def _heartbeat(self) -> None:
+        """Every third of the lease: say this replica is alive. While the ledger cannot be
+        reached, retry with backoff (0.5 s doubling to 30 s), say why in the log and on
+        /healthz; when it answers again, publish whatever is due at once."""
+        ledger = self.workspace.shared_ledger()
+        failures = 0
+        delay = 0.0
+        while not self._beating.wait(delay):
+            try:
+                ledger.heartbeat()
+            except LedgerError as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                if failures == 1 or failures % 10 == 0:
+                    log.error(
+                        "the ledger is unreachable, nothing is sent until it answers: %s"
+                        " (retrying in %.1f s)",
+                        exc,
+                        delay,
+                    )
+                self.runner.state.ledger_error = str(exc)
+                continue
+            delay = ledger.lease / 3
+            if failures or self.runner.state.ledger_error:
+                log.info("the ledger %s answers again", ledger.where)
+                self.runner.state.ledger_error = None
+                failures = 0
+                self._now("ledger back", lambda: self.runner.publish_now("ledger reachable again"))
+        ledger.leave()
+        ledger.close()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -384,6 +440,7 @@ class DailyScheduler:
         )
         self._build_jobs()
         self._scheduler.start(paused=paused)
+        self._start_heartbeat()
         self._now("start", self._start_up)
 
     def _start_up(self) -> None:
@@ -519,6 +576,9 @@ class DailyScheduler:
             log.error("config not reloaded, the old one stays in use:\n%s", exc)
             return None
         old = self.settings
+        if settings.ledger != old.ledger:
+            log.error("config not reloaded: the ledger changed; restart to use the new one")
+            return None
         if settings.state_dir != old.state_dir:
             log.error(
                 "config not reloaded: the state folder changed (%s -> %s); restart to use it",
@@ -561,6 +621,9 @@ class DailyScheduler:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         finished = self.runner.lock.acquire(timeout=timeout)
+        self._beating.set()  # a clean stop releases this replica's claims
+        if self._beat_thread is not None:
+            self._beat_thread.join(timeout=2)
         if finished:
             try:
                 self.pipeline.close()

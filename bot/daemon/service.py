@@ -1,7 +1,8 @@
 """`thisday run` as a service: one daemon per state folder, signals, systemd, health.
 
 - Lock: `state/daemon.lock` (flock, not blocking) holds the pid; a second daemon on the
-  same state folder refuses to start and names the first one.
+  same state folder refuses to start and names the first one. With a shared PostgreSQL
+  ledger there is no such lock: replicas are welcome, claims decide who publishes.
 - Signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread (the mask is set before
   any thread starts, and threads inherit it) and taken by the main thread alone with
   `sigtimedwait`: no handler runs in the middle of other code.
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import http.server
 import json
@@ -31,7 +33,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.ledger.store import Figures
+from bot.ledger.base import Figures, LedgerError
 from bot.runtime.lock import AlreadyRunning, DaemonLock
 
 if TYPE_CHECKING:
@@ -155,13 +157,60 @@ class HealthServer:
     # -- what they say --------------------------------------------------------------------
 
     def _ledger_figures(self) -> Figures:
-        ledger = self.daemon.workspace.ledger(create=False)
-        if ledger is None:
+        if self.daemon.runner.state.ledger_error:
             return Figures({}, {}, {})
         try:
-            return ledger.figures()
+            ledger = self.daemon.workspace.ledger(create=False)
+            if ledger is None:
+                return Figures({}, {}, {})
+            try:
+                return ledger.figures()
+            finally:
+                ledger.close()
+        except LedgerError:
+            return Figures({}, {}, {})
+
+    def _complete(self, today: dt.date, accounts: list[str]) -> dict[str, bool]:
+        if self.daemon.runner.state.ledger_error:
+            return {name: False for name in accounts}  # unknown: the ledger cannot say
+        try:
+            ledger = self.daemon.workspace.ledger(create=False)
+            try:
+                return {
+                    name: bool(ledger and ledger.complete(today.isoformat(), name))
+                    for name in accounts
+                }
+            finally:
+                if ledger is not None:
+                    ledger.close()
+        except LedgerError as exc:
+            self.daemon.runner.state.ledger_error = str(exc)
+            return {name: False for name in accounts}
+
+    def _replication(self) -> dict[str, Any] | None:
+        """The shared ledger's view: this replica, the replicas seen, the claims held."""
+        settings = self.daemon.settings
+        if not settings.ledger:
+            return None
+        ledger = self.daemon.workspace.shared_ledger()
+        out: dict[str, Any] = {
+            "backend": "postgresql",
+            "where": ledger.where,
+            "replica": ledger.replica,
+            "lease_seconds": ledger.lease,
+            "replicas": [],
+            "claims": [],
+        }
+        if self.daemon.runner.state.ledger_error:
+            return out
+        try:
+            out["replicas"] = [dataclasses.asdict(r) for r in ledger.replicas()]
+            out["claims"] = [dataclasses.asdict(c) for c in ledger.claims()]
+        except LedgerError:
+            pass
         finally:
             ledger.close()
+        return out
 
     def _events_today(self, today: dt.date) -> int:
         # Reading the posts folder costs a directory scan: at most once a minute.
@@ -180,16 +229,10 @@ class HealthServer:
         now = utcnow()
         today = runner.schedule.today(now)
         accounts = runner.accounts()
-        ledger = daemon.workspace.ledger(create=False)
-        try:
-            done = {
-                name: bool(ledger and ledger.complete(today.isoformat(), name)) for name in accounts
-            }
-        finally:
-            if ledger is not None:
-                ledger.close()
+        done = self._complete(today, accounts)
         running = daemon.running and not runner.stopping
         state = runner.state
+        ledger_ok = state.ledger_error is None
         next_run = daemon.next_run()
         body = {
             "status": "ok" if running else "stopping" if runner.stopping else "down",
@@ -201,8 +244,15 @@ class HealthServer:
             "last_attempt": state.last_attempt.isoformat() if state.last_attempt else None,
             "last_success": state.last_success.isoformat() if state.last_success else None,
             "template_problems": [str(p) for p in daemon.workspace.template_problems],
+            # Why nothing can be published now (the ledger cannot be reached or read).
+            "ledger_error": state.ledger_error,
         }
-        return (200 if running else 503), body
+        replication = self._replication()
+        if replication is not None:
+            body["ledger"] = replication
+        if running and not ledger_ok:
+            body["status"] = "ledger-unreachable"
+        return (200 if running and ledger_ok else 503), body
 
     def metrics(self) -> str:
         from bot.runtime.schedule import utcnow
@@ -257,15 +307,7 @@ class HealthServer:
             "Valid events available for today in the configured timezone.",
             [("", self._events_today(today))],
         )
-        ledger = daemon.workspace.ledger(create=False)
-        try:
-            complete = {
-                name: float(bool(ledger and ledger.complete(today.isoformat(), name)))
-                for name in accounts
-            }
-        finally:
-            if ledger is not None:
-                ledger.close()
+        complete = {name: float(done) for name, done in self._complete(today, accounts).items()}
         metric(
             "thisday_today_complete",
             "gauge",
@@ -273,6 +315,39 @@ class HealthServer:
             by_account(complete),
         )
         metric("thisday_up", "gauge", "1 while the scheduler runs.", [("", float(daemon.running))])
+        metric(
+            "thisday_ledger_up",
+            "gauge",
+            "1 while the ledger answers (0: nothing can be published).",
+            [("", float(daemon.runner.state.ledger_error is None))],
+        )
+        replication = self._replication()
+        if replication is not None:
+            seen = replication["replicas"]
+            metric(
+                "thisday_replicas_live",
+                "gauge",
+                "Replicas that renewed their heartbeat within the lease (shared ledger).",
+                [("", float(sum(1 for r in seen if r["live"])))],
+            )
+            held: dict[str, int] = {}
+            for claim in replication["claims"]:
+                if claim["expires_in"] > 0:
+                    held[claim["holder"]] = held.get(claim["holder"], 0) + 1
+            me = replication["replica"]
+            metric(
+                "thisday_claims_held",
+                "gauge",
+                "Accounts claimed (lease not expired), by replica.",
+                [(f'{{replica="{name}"}}', float(n)) for name, n in sorted(held.items())]
+                or [(f'{{replica="{me}"}}', 0.0)],
+            )
+            metric(
+                "thisday_claims_mine",
+                "gauge",
+                "Accounts this replica holds a live claim on.",
+                [("", float(held.get(me, 0)))],
+            )
         return "\n".join(out) + "\n"
 
 
@@ -303,7 +378,9 @@ def serve(
     daemon = DailyScheduler(config_file, posts, dry_run=dry_run)
     settings = daemon.settings
     lock: DaemonLock | None = None
-    if not dry_run:  # a dry run touches no state: it may run beside the real daemon
+    # A dry run touches no state: it may run beside the real daemon. Replicas on a shared
+    # ledger are welcome: claims, not a lock, decide who publishes.
+    if not dry_run and not settings.ledger:
         lock = DaemonLock(settings.state_folder.daemon_lock)
         try:
             lock.acquire()

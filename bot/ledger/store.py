@@ -1,10 +1,11 @@
-"""The ledger: one SQLite row per (day, event, account, part), the truth of what was published.
+"""The SQLite ledger: one row per (day, event, account, part), the truth of what was published
+by a single process (the default; `bot.ledger.postgres` serves replicas).
 
 Every part goes planned → sending → sent. `sending` (with the idempotency key) is
 committed BEFORE the request leaves; `sent` (with the remote ids) after the answer. A part
 found in `sending` by a later process is `uncertain`: the publisher must look before it
-resends. The schema only ever grows by appended migrations: operators' ledgers live for
-years and upgrade in place.
+resends. The schema only ever grows by appended migrations (bot.ledger.base): operators'
+ledgers live for years and upgrade in place.
 """
 
 from __future__ import annotations
@@ -16,137 +17,66 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-
-class State(StrEnum):
-    """Where a part stands. The values are what the ledger's `state` column holds."""
-
-    PLANNED = "planned"
-    SENDING = "sending"  # committed before the request leaves
-    SENT = "sent"
-    UNCERTAIN = "uncertain"  # found in `sending`, or a request whose outcome is unknown
-
-
-PLANNED, SENDING, SENT, UNCERTAIN = State.PLANNED, State.SENDING, State.SENT, State.UNCERTAIN
-
-# Append only. Each entry upgrades the schema by one version (PRAGMA user_version).
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE parts (
-        day         TEXT NOT NULL,              -- local date of the post, YYYY-MM-DD
-        event_id    TEXT NOT NULL,
-        account     TEXT NOT NULL,
-        idx         INTEGER NOT NULL,           -- 0 is the head post
-        total       INTEGER NOT NULL,
-        platform    TEXT NOT NULL,
-        payload     TEXT NOT NULL,              -- JSON: text, facets, lang, cw, image, card...
-        handle      TEXT NOT NULL,              -- Mastodon Idempotency-Key / Bluesky record key
-        created_at  TEXT,                       -- Bluesky createdAt, fixed at the first attempt
-        state       TEXT NOT NULL DEFAULT 'planned'
-                    CHECK (state IN ('planned', 'sending', 'sent', 'uncertain')),
-        attempts    INTEGER NOT NULL DEFAULT 0,
-        planned_at  TEXT NOT NULL,
-        sending_at  TEXT,
-        sent_at     TEXT,
-        remote_id   TEXT,
-        uri         TEXT,
-        cid         TEXT,
-        url         TEXT,
-        error       TEXT,
-        PRIMARY KEY (day, account, event_id, idx)
-    );
-    CREATE INDEX parts_by_event ON parts (event_id, day);
-    CREATE INDEX parts_by_state ON parts (state);
-    CREATE TABLE journal (
-        id          INTEGER PRIMARY KEY,
-        at          TEXT NOT NULL,
-        day         TEXT,
-        account     TEXT,
-        event_id    TEXT,
-        idx         INTEGER,
-        kind        TEXT NOT NULL,              -- planned, sending, sent, uncertain, failed...
-        detail      TEXT
-    );
-    CREATE INDEX journal_by_day ON journal (day, account);
-    """,
+from bot.ledger.base import (
+    MIGRATIONS,
+    PLANNED,
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    Claim,
+    ClaimSeen,
+    Figures,
+    LockedError,
+    NotALedger,
+    Remote,
+    ReplicaSeen,
+    Row,
+    State,
+    now_utc,
+    statements,
 )
 
-
-def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(slots=True)
-class Row:
-    """One part of one thread, as the ledger holds it."""
-
-    day: str
-    event_id: str
-    account: str
-    idx: int
-    total: int
-    platform: str
-    payload: dict[str, Any]
-    key: str  # the Mastodon Idempotency-Key or Bluesky record key (column `handle`)
-    created_at: str | None
-    state: State
-    attempts: int
-    planned_at: str
-    sending_at: str | None
-    sent_at: str | None
-    remote_id: str | None
-    uri: str | None
-    cid: str | None
-    url: str | None
-    error: str | None
-
-    @property
-    def text(self) -> str:
-        return str(self.payload["text"])
-
-    @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> Row:
-        values = dict(row)
-        values["payload"] = json.loads(values["payload"])
-        values["state"] = State(values["state"])
-        values["key"] = values.pop("handle")
-        return cls(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class Remote:
-    """Where a part now lives on its network."""
-
-    id: str | None = None  # Mastodon status id
-    uri: str | None = None  # at:// URI
-    cid: str | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """What the ledger says per account, for `status`, /healthz and /metrics."""
-
-    sent: dict[str, int]  # parts sent
-    failed: dict[str, int]  # failed publish runs
-    last_sent: dict[str, str]  # ISO time of the last part sent
-
-
-class LockedError(RuntimeError):
-    pass
+__all__ = [
+    "MIGRATIONS",
+    "PLANNED",
+    "SENDING",
+    "SENT",
+    "UNCERTAIN",
+    "Figures",
+    "Ledger",
+    "LockedError",
+    "NotALedger",
+    "Remote",
+    "Row",
+    "State",
+    "now_utc",
+]
 
 
 class Ledger:
+    replicated = False  # one process at a time (the publish lock), no claims
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
         self._write_lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate(self.db)
+        try:
+            self._migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            # A corrupt file, or another program's database: never a bare DatabaseError.
+            self.close()
+            raise NotALedger(
+                f"{path} is not a thisday ledger ({exc}): move it aside, or point `state` at "
+                "the folder that holds the real one"
+            ) from None
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     # -- connection and schema ----------------------------------------------------------
 
@@ -196,6 +126,13 @@ class Ledger:
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            foreign = db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 3"
+            ).fetchall()
+            if foreign:
+                names = ", ".join(str(r[0]) for r in foreign)
+                raise sqlite3.DatabaseError(f"it holds other tables: {names}")
         if version > len(MIGRATIONS):
             raise RuntimeError(
                 f"the ledger has schema version {version}, newer than this thisday "
@@ -205,7 +142,7 @@ class Ledger:
             db.execute("BEGIN IMMEDIATE")
             try:
                 # executescript would commit on its own; run statement by statement instead.
-                for statement in _statements(MIGRATIONS[number]):
+                for statement in statements(MIGRATIONS[number]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number + 1}")
             except BaseException:
@@ -234,7 +171,7 @@ class Ledger:
 
     # -- planning -----------------------------------------------------------------------
 
-    def plan(self, rows: Sequence[Row]) -> None:
+    def plan(self, rows: Sequence[Row], *, claim: Claim | None = None) -> None:
         """Record a whole thread's parts at once (all or nothing)."""
         with self.transaction() as db:
             for row in rows:
@@ -286,7 +223,11 @@ class Ledger:
     # -- state changes ------------------------------------------------------------------
 
     def mark_sending(
-        self, rows: Sequence[Row], created_at: Sequence[str | None] | None = None
+        self,
+        rows: Sequence[Row],
+        created_at: Sequence[str | None] | None = None,
+        *,
+        claim: Claim | None = None,
     ) -> None:
         """Committed before the request leaves: a crash after this leaves `sending` behind."""
         at = now_utc()
@@ -308,7 +249,14 @@ class Ledger:
                     f"attempt {row.attempts}",
                 )
 
-    def mark_sent(self, rows: Sequence[Row], remotes: Sequence[Remote], how: str = "sent") -> None:
+    def mark_sent(
+        self,
+        rows: Sequence[Row],
+        remotes: Sequence[Remote],
+        how: str = "sent",
+        *,
+        claim: Claim | None = None,
+    ) -> None:
         at = now_utc()
         with self.transaction() as db:
             for row, remote in zip(rows, remotes, strict=True):
@@ -333,7 +281,14 @@ class Ledger:
                     remote.url or remote.uri or remote.id,
                 )
 
-    def mark(self, rows: Iterable[Row], state: State, error: str | None = None) -> None:
+    def mark(
+        self,
+        rows: Iterable[Row],
+        state: State,
+        error: str | None = None,
+        *,
+        claim: Claim | None = None,
+    ) -> None:
         """Back to `planned` (known not sent) or to `uncertain` (maybe sent), with the reason."""
         assert state in (PLANNED, UNCERTAIN)
         with self.transaction() as db:
@@ -350,7 +305,9 @@ class Ledger:
         with self.transaction() as db:
             self._log(db, day, account, event_id, None, kind, detail)
 
-    def uncertain_after_crash(self, day: str, account: str) -> list[Row]:
+    def uncertain_after_crash(
+        self, day: str, account: str, *, claim: Claim | None = None
+    ) -> list[Row]:
         """Parts left `sending` by a process that died: their outcome is unknown."""
         found = self.db.execute(
             "SELECT 1 FROM parts WHERE day = ? AND account = ? AND state = 'sending' LIMIT 1",
@@ -424,7 +381,7 @@ class Ledger:
 
     def recent_journal(
         self, limit: int = 50, kinds: Sequence[str] | None = None
-    ) -> list[sqlite3.Row]:
+    ) -> list[dict[str, Any]]:
         sql = "SELECT * FROM journal"
         args: list[Any] = []
         if kinds:
@@ -432,7 +389,7 @@ class Ledger:
             args.extend(kinds)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        return list(self.db.execute(sql, args))
+        return [dict(r) for r in self.db.execute(sql, args)]
 
     def figures(self) -> Figures:
         """Per account: parts sent, failed publish runs, time of the last part sent."""
@@ -461,6 +418,12 @@ class Ledger:
         ).fetchone()
         return str(row["detail"]) if row else None
 
+    def replicas(self) -> list[ReplicaSeen]:
+        return []  # a SQLite ledger serves one process: no replicas, no claims
+
+    def claims(self, day: str | None = None) -> list[ClaimSeen]:
+        return []
+
     # -- helpers -------------------------------------------------------------------------
 
     @staticmethod
@@ -486,9 +449,3 @@ class Ledger:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now_utc(), day, account, event_id, idx, kind, detail),
         )
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside our literals)."""
-    cleaned = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    return [s.strip() for s in cleaned.split(";") if s.strip()]

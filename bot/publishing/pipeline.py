@@ -1,31 +1,52 @@
 """Publish day D for each account: plan the thread in the ledger, then make every unsent part
 exist exactly once, in order, through the account's adapter. Retry policy lives here.
 
-Accounts are independent: each runs in its own thread with its own adapter, so one slow or
-failing network never holds up the other.
+Accounts are independent: they run on a bounded pool of threads (config `workers`), each
+with its own adapter and session, so one slow or failing network never holds up the others
+and the cost of a slot grows with the slowest account, not the sum.
+
+With a shared (PostgreSQL) ledger, several replicas run this at the same slot: each account
+is published by the replica holding its claim (see bot.ledger.postgres), every write for it
+fenced by the claim's token; a replica keeps polling until every account is complete, so a
+claim whose holder died is taken over once its lease runs out, from the plan in the ledger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import random
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import BlueskyAccount, MastodonAccount, Publishing
 from bot.content.post import Event
-from bot.ledger.store import PLANNED, SENDING, SENT, UNCERTAIN, Ledger, Row, now_utc
+from bot.ledger.base import (
+    PLANNED,
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    Claim,
+    Fenced,
+    LedgerStore,
+    LedgerUnavailable,
+    Row,
+    now_utc,
+)
 from bot.publishing.keys import new_keys
 from bot.publishing.publishers.base import PermanentError, Publisher, PublishError, open_publisher
 from bot.render.renderer import RenderError, Thread
 from bot.workspace import Workspace
+
+if TYPE_CHECKING:
+    from bot.ledger.postgres import PostgresLedger
 
 log = logging.getLogger("thisday.publish")
 
@@ -148,6 +169,7 @@ class Pipeline:
         self._opener = opener
         self._publishers: dict[str, Publisher] = {}
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
 
     # -- entry points ------------------------------------------------------------------
 
@@ -159,9 +181,12 @@ class Pipeline:
             return self._dry_run(day, names)
         ledger = self.workspace.ledger(create=True)
         assert ledger is not None
+        if ledger.replicated:
+            return self._publish_replicated(ledger, day, names)  # type: ignore[arg-type]
         with ledger.publish_lock():
             plans, results = self._plan(ledger, day, names)
-            with ThreadPoolExecutor(max_workers=max(1, len(plans))) as pool:
+            workers = max(1, min(self.settings.workers, len(plans)))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [
                     pool.submit(self._deliver_account, ledger, day, name, threads)
                     for name, threads in plans.items()
@@ -207,41 +232,149 @@ class Pipeline:
             )
         return list(accounts)
 
-    def _chosen(self, ledger: Ledger | None, day: dt.date) -> list[Event]:
+    def _chosen(self, ledger: LedgerStore | None, day: dt.date) -> list[Event]:
         return self.workspace.select(day, history=ledger)
 
     def _plan(
-        self, ledger: Ledger, day: dt.date, names: list[str]
+        self, ledger: LedgerStore, day: dt.date, names: list[str]
     ) -> tuple[dict[str, list[list[Row]]], list[Result]]:
         """Each account's threads for the day: resumed from the ledger, or planned now."""
         plans: dict[str, list[list[Row]]] = {}
         results: list[Result] = []
         events: list[Event] | None = None
-        renderer = None
         for name in names:
-            account = self.settings.accounts[name]
             existing = ledger.threads(day.isoformat(), name)
             if existing:
                 plans[name] = list(existing.values())
                 continue
             if events is None:
                 events = self._chosen(ledger, day)
-                renderer = self.workspace.renderer
-            threads: list[list[Row]] = []
-            for event in events:
-                try:
-                    thread = renderer.render(event, name, day)  # type: ignore[union-attr]
-                except RenderError as exc:
-                    log.error("cannot render %s for %s: %s", event.id, name, exc.problem)
-                    results.append(
-                        Result(name, account.platform, event.id, FAILED, str(exc.problem))
-                    )
-                    continue
-                rows = plan_rows(thread, account)
-                ledger.plan(rows)
-                threads.append(rows)
-            plans[name] = threads
+            plans[name], failed = self._plan_account(ledger, day, name, events)
+            results.extend(failed)
         return plans, results
+
+    def _plan_account(
+        self,
+        ledger: LedgerStore,
+        day: dt.date,
+        name: str,
+        events: list[Event],
+        claim: Claim | None = None,
+    ) -> tuple[list[list[Row]], list[Result]]:
+        account = self.settings.accounts[name]
+        threads: list[list[Row]] = []
+        results: list[Result] = []
+        for event in events:
+            try:
+                with self._render_lock:  # one renderer, shared by the pool's threads
+                    thread = self.workspace.renderer.render(event, name, day)
+            except RenderError as exc:
+                log.error("cannot render %s for %s: %s", event.id, name, exc.problem)
+                results.append(Result(name, account.platform, event.id, FAILED, str(exc.problem)))
+                continue
+            rows = plan_rows(thread, account)
+            ledger.plan(rows, claim=claim)
+            threads.append(rows)
+        return threads, results
+
+    # -- replicas on a shared ledger ---------------------------------------------------
+
+    def _publish_replicated(
+        self, ledger: PostgresLedger, day: dt.date, names: list[str]
+    ) -> list[Result]:
+        """Claim accounts (a fair share of those left, as many as the pool has room for),
+        publish them, and keep polling until every account is complete or was tried here:
+        an account whose holder stopped renewing is taken over when its lease runs out."""
+        from bot.ledger.postgres import renewing
+
+        iso = day.isoformat()
+        results: list[Result] = []
+        tried: set[str] = set()
+        held: dict[str, Claim] = {}
+        lost: set[str] = set()
+        running: dict[Future[list[Result]], str] = {}
+        chosen: list[list[Event]] = []
+        poll = min(1.0, ledger.lease / 5)
+        workers = self.settings.workers
+
+        def events() -> list[Event]:
+            with self._render_lock:
+                if not chosen:
+                    chosen.append(self._chosen(ledger, day))
+                return chosen[0]
+
+        def finish(future: Future[list[Result]]) -> None:
+            name = running.pop(future)
+            claim = held.pop(name, None)
+            try:
+                results.extend(future.result())
+            finally:
+                if claim is not None:
+                    ledger.release(claim)
+
+        ledger.heartbeat()
+        with renewing(ledger, held, lost), ThreadPoolExecutor(max_workers=workers) as pool:
+            try:
+                while not self.stop.is_set():
+                    for future in [f for f in running if f.done()]:
+                        finish(future)
+                    left = [n for n in names if n not in tried and not ledger.complete(iso, n)]
+                    if not left and not running:
+                        break
+                    waiting = [n for n in left if n not in held]
+                    room = min(
+                        workers - len(running),
+                        max(1, math.ceil(len(left) / ledger.live_replicas())) - len(running),
+                    )
+                    for claim in ledger.claim(iso, waiting, room):
+                        log.info(
+                            "claimed %s for %s (token %d)",
+                            claim.account,
+                            iso,
+                            claim.token,
+                            extra={"account": claim.account, "day": iso},
+                        )
+                        held[claim.account] = claim
+                        tried.add(claim.account)
+                        future = pool.submit(self._work_claimed, ledger, day, claim, events)
+                        running[future] = claim.account
+                    if running:
+                        wait(list(running), timeout=poll, return_when=FIRST_COMPLETED)
+                    else:
+                        self.stop.wait(poll)  # the others are held by live replicas
+            finally:
+                for future in list(running):
+                    future.exception()  # the workers see `stop` between requests
+                    finish(future)
+        return results
+
+    def _work_claimed(
+        self,
+        ledger: PostgresLedger,
+        day: dt.date,
+        claim: Claim,
+        events: Callable[[], list[Event]],
+    ) -> list[Result]:
+        name, iso = claim.account, day.isoformat()
+        platform = self.settings.accounts[name].platform
+        results: list[Result] = []
+        try:
+            existing = ledger.threads(iso, name)
+            if not existing:
+                _, results = self._plan_account(ledger, day, name, events(), claim)
+                # Read back: what the ledger holds is the plan, even after a lost answer.
+                existing = ledger.threads(iso, name)
+            return results + self._deliver_account(
+                ledger, day, name, list(existing.values()), claim
+            )
+        except Fenced as exc:
+            log.warning("%s", exc, extra={"account": name, "day": iso})
+            return results
+        except LedgerUnavailable as exc:
+            log.error("%s: nothing sent: %s", name, exc, extra={"account": name, "day": iso})
+            return [*results, Result(name, platform, None, FAILED, str(exc))]
+        finally:
+            ledger.close()
 
     def _dry_run(self, day: dt.date, names: list[str]) -> list[Result]:
         ledger = self.workspace.ledger(create=False)
@@ -301,11 +434,16 @@ class Pipeline:
         return publisher
 
     def _deliver_account(
-        self, ledger: Ledger, day: dt.date, name: str, threads: list[list[Row]]
+        self,
+        ledger: LedgerStore,
+        day: dt.date,
+        name: str,
+        threads: list[list[Row]],
+        claim: Claim | None = None,
     ) -> list[Result]:
         platform = self.settings.accounts[name].platform
         try:
-            crashed = ledger.uncertain_after_crash(day.isoformat(), name)
+            crashed = ledger.uncertain_after_crash(day.isoformat(), name, claim=claim)
             if crashed:
                 log.warning(
                     "%s: %d part(s) were in flight when a previous run stopped; checking them",
@@ -324,7 +462,7 @@ class Pipeline:
                 )
                 continue
             try:
-                self._deliver_thread(ledger, name, rows)
+                self._deliver_thread(ledger, name, rows, claim)
                 results.append(
                     Result(name, platform, event_id, PUBLISHED, parts=[part_json(r) for r in rows])
                 )
@@ -348,7 +486,9 @@ class Pipeline:
                 ledger.close()
         return results
 
-    def _deliver_thread(self, ledger: Ledger, name: str, rows: list[Row]) -> None:
+    def _deliver_thread(
+        self, ledger: LedgerStore, name: str, rows: list[Row], claim: Claim | None = None
+    ) -> None:
         publisher = self._publisher(name)
         failures = 0
         while True:
@@ -367,19 +507,21 @@ class Pipeline:
                 if any(r.state == UNCERTAIN for r in batch):
                     found = publisher.find(batch, parent, root)
                     if found is not None:
-                        ledger.mark_sent(batch, found, how="reconciled")
+                        ledger.mark_sent(batch, found, how="reconciled", claim=claim)
                         self._announce(batch, "found already published")
                         continue
-                ledger.mark_sending(batch, publisher.stamps(batch))
+                ledger.mark_sending(batch, publisher.stamps(batch), claim=claim)
                 _crash_point("sending", batch)
                 remotes = publisher.send(batch, parent, root)
             except PublishError as exc:
                 if any(r.state == SENDING for r in batch):
-                    ledger.mark(batch, UNCERTAIN if exc.maybe_sent else PLANNED, str(exc))
+                    ledger.mark(
+                        batch, UNCERTAIN if exc.maybe_sent else PLANNED, str(exc), claim=claim
+                    )
                 failures += 1
                 self._wait_or_give_up(exc, failures, name)
                 continue
-            ledger.mark_sent(batch, remotes)
+            ledger.mark_sent(batch, remotes, claim=claim)
             _crash_point("sent", batch)
             failures = 0
             self._announce(batch, "published")

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bot.ledger.store import SENT, Ledger
+from bot.ledger.base import SENT, ClaimSeen, LedgerStore, ReplicaSeen
 from bot.runtime import lock
 from bot.runtime.schedule import Schedule, next_slot, utcnow
 from bot.workspace import Workspace
@@ -80,6 +80,10 @@ class StatusReport:
     accounts: list[AccountState]
     recent: list[JournalEntry]
     failures: list[JournalEntry]
+    # A shared (PostgreSQL) ledger: the replicas seen and who holds which claim today.
+    ledger: str = "sqlite"
+    replicas: list[ReplicaSeen] = dataclasses.field(default_factory=list)
+    claims: list[ClaimSeen] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The `status --json` document (its field names are a contract)."""
@@ -90,6 +94,8 @@ class StatusReport:
         doc["accounts"] = [dataclasses.asdict(a) for a in self.accounts]
         doc["recent"] = [r.as_json() for r in self.recent]
         doc["failures"] = [r.as_json() for r in self.failures]
+        doc["replicas"] = [dataclasses.asdict(r) for r in self.replicas]
+        doc["claims"] = [dataclasses.asdict(c) for c in self.claims]
         return doc
 
 
@@ -105,6 +111,8 @@ def collect(workspace: Workspace, now: dt.datetime | None = None, recent: int = 
         accounts = _accounts(workspace, ledger, today.isoformat(), phase)
         selection = _selection(workspace, ledger, today)
         journal = _journal(ledger, recent, schedule)
+        replicas = ledger.replicas() if ledger else []
+        claims = ledger.claims(today.isoformat()) if ledger else []
     finally:
         if ledger is not None:
             ledger.close()
@@ -123,11 +131,14 @@ def collect(workspace: Workspace, now: dt.datetime | None = None, recent: int = 
         accounts=accounts,
         recent=[r for r in journal if r.kind != "failed"],
         failures=[r for r in journal if r.kind == "failed"],
+        ledger="postgresql" if settings.ledger else "sqlite",
+        replicas=replicas,
+        claims=claims,
     )
 
 
 def _accounts(
-    workspace: Workspace, ledger: Ledger | None, day: str, phase: str
+    workspace: Workspace, ledger: LedgerStore | None, day: str, phase: str
 ) -> list[AccountState]:
     accounts = []
     for name, account in workspace.settings.active_accounts().items():
@@ -147,7 +158,7 @@ def _accounts(
     return accounts
 
 
-def _selection(workspace: Workspace, ledger: Ledger | None, today: dt.date) -> list[Chosen]:
+def _selection(workspace: Workspace, ledger: LedgerStore | None, today: dt.date) -> list[Chosen]:
     planned = ledger.events_on(today) if ledger else []
     candidates = {event.id: event for event in workspace.candidates(today)}
     chosen = planned or [event.id for event in workspace.select(today, history=ledger)]
@@ -166,7 +177,7 @@ def _selection(workspace: Workspace, ledger: Ledger | None, today: dt.date) -> l
     return selection
 
 
-def _journal(ledger: Ledger | None, recent: int, schedule: Schedule) -> list[JournalEntry]:
+def _journal(ledger: LedgerStore | None, recent: int, schedule: Schedule) -> list[JournalEntry]:
     if ledger is None:
         return []
     return [
@@ -205,6 +216,21 @@ def render(report: StatusReport) -> str:
         lines.extend(f"      {url}" for url in account.urls)
         if account.error:
             lines.append(f"      last error: {account.error}")
+    if report.ledger != "sqlite":
+        lines.append(f"replicas:  {sum(r.live for r in report.replicas)} live ({report.ledger})")
+        for replica in report.replicas:
+            state = "live" if replica.live else f"not seen for {replica.age:.0f} s"
+            lines.append(
+                f"  {replica.name}  host {replica.host}  pid {replica.pid}  "
+                f"last seen {replica.last_seen} ({state})"
+            )
+        for claim in report.claims:
+            lease = (
+                f"lease {claim.expires_in:.0f} s left"
+                if claim.expires_in > 0
+                else f"lease expired {-claim.expires_in:.0f} s ago"
+            )
+            lines.append(f"  claim {claim.account}: {claim.holder} (token {claim.token}, {lease})")
     if report.recent:
         lines.append("last publishes:")
         for row in report.recent:

@@ -14,6 +14,7 @@ from .installs import SETUP_CMD, install_problem, unavailable
 from .mastodon import MastodonServer
 from .network import AtprotoNetwork, postgres_bin
 from .pds import PdsFaults, PdsServer
+from .postgres import PostgresServer
 from .processes import ServerError
 from .proxy import FaultProxy
 
@@ -106,6 +107,27 @@ def atproto_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Atprot
         yield net
     finally:
         net.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL on 127.0.0.1 for the shared ledger (see :class:`PostgresServer`)."""
+    if postgres_bin() is None:
+        unavailable("PostgreSQL is not installed (scripts/test installs Debian's postgresql)")
+    try:
+        server = PostgresServer(_logdir(tmp_path_factory, "postgres"))
+    except (ServerError, subprocess.CalledProcessError) as e:
+        pytest.fail(f"PostgreSQL did not start: {e}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """A fresh, empty database on the session's PostgreSQL: its URL (no password)."""
+    return postgres.new_database()
 
 
 @pytest.hookimpl(hookwrapper=True)

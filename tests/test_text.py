@@ -6,8 +6,10 @@ get_status_length for Mastodon lengths, the atproto SDK's offline detect_facets 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -189,6 +191,8 @@ def test_long_wikipedia_url_is_shown_short_with_full_uri_in_facet() -> None:
         ("https://example.123/", "https://example.123/"),  # invalid URL: unchanged
         ("https://a.com:99999/", "https://a.com:99999/"),
         ("ftp://example.com/file", "ftp://example.com/file"),
+        # a lone surrogate: JavaScript's USVString conversion makes it U+FFFD
+        ("https://a.com/\ud800x", "a.com/%EF%BF%BDx"),
     ],
 )
 def test_short_url(url: str, display: str) -> None:
@@ -354,13 +358,14 @@ def test_long_word_is_cut_between_grapheme_clusters() -> None:
 def test_cjk_without_spaces_splits_after_ideographic_stop() -> None:
     sentence = "\u65e5\u672c\u8a9e\u306e\u6587\u7ae0\u3067\u3059" + IDEOGRAPHIC_STOP  # 9 graphemes
     parts = split(Rich(sentence * 10), Rules("bluesky", 40, 3000))
-    assert texts(parts) == [sentence * 4, sentence * 4, sentence * 2]
+    # three parts, as even as whole sentences allow
+    assert texts(parts) == [sentence * 4, sentence * 3, sentence * 3]
 
 
 def test_cjk_without_any_stop_is_cut_by_grapheme_count() -> None:
     run = "\u6f22" * 100
     parts = split(Rich(run), Rules("bluesky", 40, 3000))
-    assert texts(parts) == ["\u6f22" * 40, "\u6f22" * 40, "\u6f22" * 20]
+    assert texts(parts) == ["\u6f22" * 34, "\u6f22" * 33, "\u6f22" * 33]
 
 
 def test_bluesky_byte_limit_splits_devanagari() -> None:
@@ -422,7 +427,10 @@ def test_reserve_is_kept_free_in_every_part() -> None:
     for reserve in (0, 6, 20):
         parts = split(Rich(story), BLUESKY_DEFAULT, reserve=reserve)
         assert all(fits(p.text, BLUESKY_DEFAULT, reserve) for p in parts)
-        assert max(len(p.text) for p in parts) > 300 - reserve - 40
+        # as few parts as the room allows: no two neighbours fit in one
+        assert not any(
+            fits(f"{a.text} {b.text}", BLUESKY_DEFAULT, reserve) for a, b in pairwise(parts)
+        )
     with pytest.raises(TextTooLong, match="reserve"):
         split(Rich(story), BLUESKY_DEFAULT, reserve=300)
 
@@ -457,5 +465,79 @@ def test_production_module_imports_no_oracle() -> None:
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('atproto', 'atproto_client', 'mastodon', 'regex', 'pydantic')]\n"
         "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+# --- sentence ends in the post's language ---------------------------------------------------
+
+ABBREVIATED = {
+    "en": "Dr. Smith met J. R. R. Tolkien in the U.S. in 1950. They walked along St. Mary's Road "
+    "for an hour. Later Dr. Jones joined them at the St. George inn.",
+    "fr": "Le Dr. Martin a rencontr\u00e9 J. R. R. Tolkien aux U.S. en 1950. Il habitait rue "
+    "St. Jacques depuis longtemps. M. Dupont et le Dr. Roux le saluaient chaque matin.",
+    "de": "Dr. M\u00fcller traf J. R. R. Tolkien in den U.S. im Jahr 1950. Er wohnte lange in "
+    "St. Pauli am Hafen. Sp\u00e4ter kam Dr. Weber mit Prof. Braun nach St. Gallen.",
+    "es": "El Dr. Garc\u00eda conoci\u00f3 a J. R. R. Tolkien en los U.S. en 1950. Viv\u00eda en "
+    "St. Louis desde hac\u00eda a\u00f1os. La Dra. P\u00e9rez y el Dr. Ruiz lo visitaban.",
+    "it": "Il Dr. Rossi incontr\u00f2 J. R. R. Tolkien negli U.S. nel 1950. Viveva a St. Moritz "
+    "da molti anni. Il Prof. Bianchi e il Dr. Verdi lo andavano a trovare.",
+    "pt": "O Dr. Silva conheceu J. R. R. Tolkien nos U.S. em 1950. Morava em St. Louis havia "
+    "muitos anos. A Dra. Costa e o Dr. Souza visitavam-no sempre.",
+    "nl": "Dr. Jansen ontmoette J. R. R. Tolkien in de U.S. in 1950. Hij woonde al jaren in "
+    "St. Maarten aan zee. Later kwamen Dr. de Vries en Prof. Bakker langs.",
+    "ja": "\u30c8\u30fc\u30eb\u30ad\u30f3\u306f1950\u5e74\u306b\u6765\u65e5\u3057\u305f\u3002"
+    "Dr. Smith \u306f U.S. \u304b\u3089\u6765\u305f\u3002J. R. R. Tolkien \u3068 St. Mary "
+    "\u6559\u4f1a\u3067\u4f1a\u3063\u305f\u3002\u672c\u5f53\uff1f\u306f\u3044\u3002",
+}
+ENDS_ON_ABBREVIATION = re.compile(r"(?:(?<!\w)(?:Dr|Dra|St|Prof|M)|(?<!\w)\w|(?:\w\.)+\w)\.$")
+
+
+@pytest.mark.parametrize("lang", sorted(ABBREVIATED))
+def test_a_part_never_ends_on_an_abbreviation_or_initial(lang: str) -> None:
+    story = " ".join([ABBREVIATED[lang]] * 3)
+    for limit in range(40, 200, 7):
+        rules = Rules("bluesky", limit, 3000)
+        parts = split(Rich(story), rules, lang=lang)
+        assert len(parts) > 1
+        for part in parts[:-1]:
+            assert not ENDS_ON_ABBREVIATION.search(part.text), (lang, limit, part.text)
+
+
+def test_sentence_ends_follow_the_language() -> None:
+    from bot.text.sentences import sentence_ends
+
+    text = ABBREVIATED["en"]
+    ends = [text[:cut] for cut, _ in sentence_ends(text, "en")]
+    assert [e.rsplit(" ", 1)[-1] for e in ends] == ["1950.", "hour."]
+    ja = ABBREVIATED["ja"]
+    # after each full-width stop but the last, never after "Dr." or "U.S." or an initial
+    stops = [i + 1 for i, c in enumerate(ja) if c in "\u3002\uff1f"][:-1]
+    assert [cut for cut, _ in sentence_ends(ja, "ja")] == stops
+    assert sentence_ends(text, "pt-BR") == sentence_ends(text, "pt")
+
+
+def test_the_orphan_reply_is_gone() -> None:
+    # Issue 10's example: greedy filling left "... King Jr." alone after a full part.
+    story = (
+        "On 28 August 1963 some 250,000 people marched from the Washington Monument to the "
+        "Lincoln Memorial for jobs and freedom. Ten speakers addressed the crowd. "
+        "Mahalia Jackson sang before the last speech of the afternoon.\n\n"
+        "One of the last speakers was Martin Luther King Jr."
+    )
+    parts = split(Rich(story), Rules("bluesky", 200, 3000))
+    assert len(parts) == 2
+    sizes = sorted(len(p.text) for p in parts)
+    assert sizes[0] > 60, texts(parts)
+
+
+def test_a_story_that_fits_never_loads_the_segmenter() -> None:
+    code = (
+        "import sys, bot.text as t\n"
+        "t.split(t.Rich('Dr. Smith. ' * 20), t.BLUESKY_DEFAULT)\n"
+        "t.split(t.Rich('\u00c9t\u00e9. Dr. M\u00fcller. ' * 10), t.MASTODON_DEFAULT, lang='de')\n"
+        "assert 'sentencex' not in sys.modules\n"
+        "t.split(t.Rich('Dr. Smith. ' * 40), t.BLUESKY_DEFAULT)\n"
+        "assert 'sentencex' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -7,6 +7,7 @@ atproto SDK's offline detect_facets.
 
 from __future__ import annotations
 
+import itertools
 import string
 
 import regex
@@ -299,3 +300,108 @@ def test_graphemes_match_regex(s: str) -> None:
     assert graphemes(s) == clusters(s)
     assert count_graphemes(s) == len(clusters(s))
     assert length(s, BLUESKY_DEFAULT) == len(clusters(s))
+
+
+# --- balanced threads ----------------------------------------------------------------------
+
+langs = st.sampled_from([None, "en", "fr", "de", "ja"])
+
+
+def part_spans(rich: Rich, parts: list[Rich]) -> list[tuple[int, int]]:
+    """Where each part lies in the text it was cut from (parts are slices of it)."""
+    spans = []
+    at = 0
+    for part in parts:
+        at = rich.text.index(part.text, at)
+        spans.append((at, at + len(part.text)))
+        at += len(part.text)
+    return spans
+
+
+def protected(rich: Rich, rules: Rules) -> list[tuple[int, int]]:
+    """Code point spans no break may fall inside: links, and whatever reads as a URL."""
+    text = rich.text
+    spans = [(k.start, k.end) for k in rich.links]
+    spans += [m.span() for m in regex.finditer(r"(?i)https?://\S+", text)]
+    if rules.platform == "mastodon":
+        spans += [m.span(3) for m in mastodon_url_regex.finditer(text)]
+    else:
+        data = text.encode()
+        for b0, b1, kind, _ in sdk_facets(text):
+            if kind == "link":
+                spans.append((len(data[:b0].decode()), len(data[:b1].decode())))
+    return spans
+
+
+def sentence_moves(rich: Rich, rules: Rules, lang: str | None, lo: int, hi: int) -> list[int]:
+    """Every (cut, resume) in (lo, hi) where whole sentences (or lines, or paragraphs) end."""
+    from bot.text.sentences import sentence_ends
+
+    text = rich.text
+    found = [(c, r) for c, r in sentence_ends(text, lang)]
+    found += [
+        m.span() for m in regex.finditer(r"\s*[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]\s*", text)
+    ]
+    bounds = set(itertools.accumulate(map(len, clusters(text)), initial=0))
+    shield = protected(rich, rules)
+    return [
+        (c, r)
+        for c, r in found
+        if lo < c <= r < hi
+        and c in bounds
+        and r in bounds
+        and not any(s < r and c < e for s, e in shield)
+        and not any(s < c < e or s < r < e for s, e in shield)
+    ]
+
+
+def trimmed(s: str) -> str:
+    found = clusters(s)
+    while found and found[0].isspace():
+        found.pop(0)
+    while found and found[-1].isspace():
+        found.pop()
+    return "".join(found)
+
+
+def platform_length(s: str, rules: Rules) -> int:
+    return mastodon_length(s) if rules.platform == "mastodon" else len(clusters(s))
+
+
+@SETTINGS
+@given(story=stories, rules=all_rules, reserve=reserves, lang=langs)
+@example(
+    story="On 28 August 1963 more than 250,000 people marched on Washington. " * 3
+    + "One of the last speakers was Martin Luther King Jr.",
+    rules=BLUESKY_DEFAULT,
+    reserve=0,
+    lang="en",
+)
+def test_split_uses_fewest_parts_and_balances_them(
+    story: str, rules: Rules, reserve: int, lang: str | None
+) -> None:
+    rich = prepare(story, rules)
+    try:
+        parts = split(rich, rules, reserve=reserve, lang=lang)
+    except TextTooLong:
+        return
+    spans = part_spans(rich, parts)
+    text = rich.text
+    for (a, _), (_, d) in itertools.pairwise(spans):
+        # (b) no two neighbours fit in one part, joined as in the text
+        assert not independent_fits(text[a:d], rules, reserve), (text[a:d], rules, reserve)
+    for (a, b), (c, d) in itertools.pairwise(spans):
+        # (c) no move of whole sentences across the boundary makes both parts longer than the
+        # shorter one is now
+        shorter = min(platform_length(text[a:b], rules), platform_length(text[c:d], rules))
+        for cut, resume in sentence_moves(rich, rules, lang, a, d):
+            first, second = trimmed(text[a:cut]), trimmed(text[resume:d])
+            if not first or not second:
+                continue
+            if not (
+                independent_fits(first, rules, reserve) and independent_fits(second, rules, reserve)
+            ):
+                continue
+            assert not (
+                platform_length(first, rules) > shorter and platform_length(second, rules) > shorter
+            ), (text[a:b], text[c:d], "->", first, second)

@@ -3,9 +3,10 @@
 - `base`: a platform's counting `Rules`, a `Rich` text with its `Link`s, `TextTooLong`.
 - `clusters`: grapheme clusters and UTF-8 length; `counting`: `length`/`fits` per platform.
 - `mastodon`: Mastodon's URL and mention rules; `bluesky`: the official client's link and tag
-  detection; `urls`: the app's short display of a link; `richtext`: Bluesky rich text (the
+  detection; `urls`: the app's short display of a link (WHATWG parsing by ada-url); `richtext`: Bluesky rich text (the
   links as shown, and the facets).
-- `splitting`: splitting a story into parts that fit.
+- `sentences`: where sentences end, in the post's language (sentencex, loaded on first use).
+- `splitting`: splitting a story into the fewest parts that fit, balanced.
 - `tables`: generated data (TLD lists, Unicode punctuation).
 
 The rules are mirrored from the platforms; each module says where its rule comes from.

@@ -1,45 +1,60 @@
-"""Splitting a story into parts that fit: paragraph breaks first, then sentence ends and line
-breaks, then spaces; never inside a URL, a link or a grapheme cluster."""
+"""Splitting a story into parts that fit, as few as the rules allow and as even as they can be.
+
+Where a part may end (the candidate breaks):
+- paragraph breaks, line breaks and sentence ends (from the multilingual segmenter in
+  `sentences`, in the post's language; after a full-width stop in CJK text too);
+- between words only inside a sentence that does not fit a part on its own;
+- between grapheme clusters only inside a word that does not fit a part on its own;
+- never inside a link, a URL or a grapheme cluster (TextTooLong when one alone cannot fit).
+
+Which breaks are used, in this order of priority:
+1. the fewest parts (so no two neighbouring parts would fit in one);
+2. the longest shortest part, and among splits as balanced, the most paragraph breaks;
+3. then each boundary is moved, as long as it helps, to the break that makes the shorter of its
+   two neighbouring parts longest. After this no move of whole sentences across a boundary can
+   make both of its parts longer than the shorter one is now.
+
+So a paragraph break is preferred only between equally balanced splits: a part never ends at a
+paragraph if that leaves an orphan that moving sentences across would lengthen. Sizes are the
+platform's count (graphemes, or Mastodon's with URLs at their fixed weight). A small dynamic
+programme over the candidate breaks does 1-2; a story has tens of them, not hundreds, because
+spaces are candidates only inside sentences longer than a part.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from itertools import accumulate
+from typing import NoReturn
 
 from bot.text.base import Link, Rich, Rules, TextTooLong, check_platform, end_of_run, find_all
 from bot.text.bluesky import JS_SPACE, detect_links
 from bot.text.clusters import ASCII_CLUSTER, segmenter, utf8_length
 from bot.text.counting import fits, length
 from bot.text.mastodon import MASTODON_MENTION, mastodon_url_matches
+from bot.text.sentences import after_abbreviation, sentence_ends
 
 _ASCII_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e"
 _LINE_BREAK_CHARS = _ASCII_LINE_BREAKS + "\x85\u2028\u2029"
-_SENTENCE_END = (
-    ".!?\u2026\u203c\u2047\u2048\u2049\u3002\uff01\uff1f\uff0e\uff61\u0964\u0965\u061f\u06d4"
-)
-_CLOSERS = (
-    "\"')]}\u2019\u201d\u00bb\u203a\u300d\u300f\u3011\u3015\u3017\u3019\u301b"
-    "\uff09\uff3d\uff5d\u3009\u300b"
-)
-_NO_SPACE_STOPS = "\u3002\uff01\uff1f\uff0e\uff61"
-# Searched in the reversed window: the first match there is the last one in the text, and a
-# forward scan is much cheaper than backtracking from the end.
-_REVERSED_SENTENCE_SPACE = re.compile(f"\\s[{re.escape(_CLOSERS)}]*[{re.escape(_SENTENCE_END)}]")
-_LAST_STOP_NO_SPACE = re.compile(f"[\\s\\S]*[{_NO_SPACE_STOPS}][{re.escape(_CLOSERS)}]*()(?=\\S)")
-_REVERSED_SPACE = re.compile(r"\s+(?=\S)")
 _WS_RUN = re.compile(r"\s*")
+_WS = re.compile(r"\s+")
 _GENERIC_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _NOT_JS_SPACE = re.compile(f"[^{JS_SPACE}]")
 
-_PARAGRAPH, _SENTENCE, _WORD = range(3)
+# Break levels, strongest first.
+_PARAGRAPH, _SENTENCE, _WORD, _CLUSTER = range(4)
+# (cut, resume, level): the part before ends at cut, the next one starts at resume.
+_Break = tuple[int, int, int]
 
 
 class _Splitter:
-    """Greedy packing of one text into parts; offsets are code points into ``text``."""
+    """The split of one text into parts; offsets are code points into ``text``."""
 
-    def __init__(self, rich: Rich, rules: Rules, reserve: int) -> None:
+    def __init__(self, rich: Rich, rules: Rules, reserve: int, lang: str | None = None) -> None:
+        self.lang = lang
         self.text = text = rich.text
         self.rules = rules
         self.reserve = reserve
@@ -57,6 +72,7 @@ class _Splitter:
         self.span_starts: list[int] = []
         self.span_ends: list[int] = []
         self.urls_known = False
+        self._measured: dict[tuple[int, int], int | None] = {}
 
     # -- clusters ----------------------------------------------------------------------------
     def index(self, pos: int) -> int:
@@ -158,37 +174,7 @@ class _Splitter:
                     w += span_weight
         return w
 
-    def reach(self, start: int) -> int:
-        """Farthest boundary the part starting at ``start`` may end at, by estimate."""
-        i = self.index(start)
-        total = self.total()
-        if not self.events:
-            j = min(i + self.room, total)
-        else:
-            lo, hi = i, total
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if self.weight(i, mid) <= self.room:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            j = lo
-        if self.byte_room is not None:
-            if self.ascii:
-                if self.offset(j) - start > self.byte_room:
-                    j = self.index(start + self.byte_room)
-            elif utf8_length(self.text[start : self.offset(j)]) > self.byte_room:
-                lo, hi = i, j
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    if utf8_length(self.text[start : self.offset(mid)]) <= self.byte_room:
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                j = lo
-        return self.offset(j)
-
-    # -- where to cut ------------------------------------------------------------------------
+    # -- where a part may end ----------------------------------------------------------------
     def blocker(self, cut: int, resume: int) -> tuple[int, int] | None:
         """A protected span that a break dropping [cut, resume) would cut into, if any."""
         if not self.urls_known and (
@@ -202,64 +188,209 @@ class _Splitter:
             return self.span_starts[k], self.span_ends[k]
         return None
 
-    def last_break(self, level: int, start: int, hi: int) -> tuple[int, int] | None:
-        """The last break of ``level`` (or a stronger one) whose cut lies in (start, hi)."""
-        text = self.text
-        best: tuple[int, int] | None = None
-        if level <= _SENTENCE:
-            for a, b, run_level in reversed(self.line_runs):
-                if a >= hi:
-                    continue
-                if a <= start:
-                    break
-                if run_level <= level:
-                    best = (a, b)
-                    break
-        if level == _SENTENCE:
-            m = _REVERSED_SENTENCE_SPACE.search(text[start:hi][::-1])
-            if m and (best is None or hi - 1 - m.start() > best[0]):
-                cut = hi - 1 - m.start()
-                best = (cut, end_of_run(_WS_RUN, text, cut))
-            if not self.ascii:
-                m = _LAST_STOP_NO_SPACE.match(text, start, hi)
-                if m and (best is None or m.start(1) > best[0]):
-                    best = (m.start(1), m.start(1))
-        elif level == _WORD:
-            m = _REVERSED_SPACE.search(text[start:hi][::-1])
-            if m:
-                cut = hi - m.end()
-                best = (cut, end_of_run(_WS_RUN, text, cut))
-        return best
+    def _candidate(self, cut: int, resume: int, level: int, lo: int, hi: int) -> _Break | None:
+        cut, resume = self.ceil(cut), self.floor(resume)
+        if not lo < cut <= resume <= hi or cut >= hi or self.blocker(cut, resume) is not None:
+            return None
+        return cut, resume, level
 
-    def choose(self, start: int, reach: int, end: int) -> tuple[int, int]:
-        """Where the part starting at ``start`` ends (cut) and the next one begins (resume)."""
-        if reach >= end:
-            return end, end
-        for level in (_PARAGRAPH, _SENTENCE, _WORD):
-            hi = reach + 1
-            while (found := self.last_break(level, start, hi)) is not None:
-                cut, resume = self.ceil(found[0]), self.floor(found[1])
-                if cut <= start or cut > resume:
-                    hi = found[0]
-                    continue
-                blocker = self.blocker(cut, resume)
-                if blocker is not None:
-                    hi = min(found[0], blocker[0])
-                    continue
-                return cut, resume
-        # A single word longer than a part: cut it between clusters, never inside a URL.
-        cut = reach
-        blocker = self.blocker(cut, cut)
-        if blocker is not None:
-            cut = self.floor(blocker[0])
-        if cut <= start:
-            around = self.blocker(start, start + 1)
-            if around is not None:
-                self.too_long(around[0], around[1], "the URL")
-            self.too_long(start, self.offset(self.index(start) + 1), "the grapheme cluster")
-        return cut, cut
+    def sentence_breaks(self, begin: int, end: int) -> list[_Break]:
+        """Paragraph breaks, line breaks and sentence ends in (begin, end), one per cut."""
+        found: dict[int, _Break] = {}
 
-    def too_long(self, a: int, b: int, what: str) -> None:
+        def add(brk: _Break | None) -> None:
+            if brk is not None and (brk[0] not in found or brk[2] < found[brk[0]][2]):
+                found[brk[0]] = brk
+
+        for a, b, level in self.line_runs:
+            add(self._candidate(a, b, level, begin, end))
+        for cut, resume in sentence_ends(self.text, self.lang):
+            add(self._candidate(cut, resume, _SENTENCE, begin, end))
+        return sorted(found.values())
+
+    def word_breaks(self, lo: int, hi: int) -> list[_Break]:
+        """Spaces in (lo, hi), except after "Dr." or an initial: only used inside a sentence
+        longer than a part."""
+        out = []
+        for m in _WS.finditer(self.text, lo, hi):
+            if after_abbreviation(self.text, m.start()):
+                continue
+            brk = self._candidate(m.start(), m.end(), _WORD, lo, hi)
+            if brk is not None:
+                out.append(brk)
+        return out
+
+    def cluster_breaks(self, lo: int, hi: int) -> list[_Break]:
+        """Cluster boundaries in (lo, hi) outside links and URLs: inside a word longer than a
+        part."""
+        out = []
+        i, j = self.index(lo), self.index(hi)
+        for k in range(i + 1, j):
+            at = self.offset(k)
+            if self.blocker(at, at) is None:
+                out.append((at, at, _CLUSTER))
+        return out
+
+    # -- measuring a part ------------------------------------------------------------------------
+    def span(self, u: _Break, v: _Break) -> tuple[int, int]:
+        """The stripped part that starts after break ``u`` and ends at break ``v``."""
+        start = self.strip_start(u[1], self.n)
+        return start, self.strip_end(start, max(start, v[0]))
+
+    def measure(self, start: int, stop: int) -> int | None:
+        """The part's length as counted for balance, or None when it does not fit (by the
+        estimate; exact counts are checked on the parts chosen)."""
+        key = (start, stop)
+        if key in self._measured:
+            return self._measured[key]
+        size: int | None = None
+        if stop > start:
+            i, j = self.index(start), self.index(stop)
+            size = self.weight(i, j) if self.events else j - i
+            too_many_bytes = self.byte_room is not None and (
+                (stop - start if self.ascii else utf8_length(self.text[start:stop]))
+                > self.byte_room
+            )
+            if size > self.room or too_many_bytes:
+                size = None
+        self._measured[key] = size
+        return size
+
+    def _exact(self, start: int, stop: int) -> bool:
+        if self.rules.platform == "bluesky" and self.ascii:
+            return True  # code points less CRLFs and bytes are what measure() used
+        return fits(self.text[start:stop], self.rules, self.reserve)
+
+    # -- choosing the breaks ---------------------------------------------------------------------
+    def nodes(self, begin: int, end: int) -> list[_Break]:
+        """The start, every break a part may end at, and the end. Spaces only inside a sentence
+        that does not fit a part; cluster boundaries only inside a word that does not."""
+        first: _Break = (begin, begin, _PARAGRAPH)
+        last: _Break = (end, end, _PARAGRAPH)
+        nodes = [first, *self.sentence_breaks(begin, end), last]
+        for finer in (self.word_breaks, self.cluster_breaks):
+            refined = [nodes[0]]
+            for u, v in itertools.pairwise(nodes):
+                start, stop = self.span(u, v)
+                if stop > start and self.measure(start, stop) is None:
+                    refined += finer(u[1], v[0])
+                refined.append(v)
+            nodes = refined
+        return nodes
+
+    def size(self, nodes: list[_Break], u: int, v: int) -> int | None:
+        return self.measure(*self.span(nodes[u], nodes[v]))
+
+    def reach(self, nodes: list[_Break]) -> list[int]:
+        """For each node, the farthest node a part starting there may end at (by the estimate,
+        which grows with the part)."""
+        far = []
+        v = 1
+        for u in range(len(nodes) - 1):
+            v = max(v, u + 1)
+            while v + 1 < len(nodes) and self.size(nodes, u, v + 1) is not None:
+                v += 1
+            far.append(v)
+        far.append(len(nodes) - 1)
+        return far
+
+    def choose(self, nodes: list[_Break], far: list[int]) -> list[int]:
+        """Node indexes of the part ends: fewest parts, then the longest shortest part (with
+        paragraph breaks preferred on ties), then every boundary balanced against its
+        neighbours."""
+        last = len(nodes) - 1
+        never = len(nodes) + 1
+        # Fewest parts from each node to the end.
+        left = [never] * len(nodes)
+        left[last] = 0
+        for u in range(last - 1, -1, -1):
+            for v in range(u + 1, far[u] + 1):
+                if left[v] + 1 < left[u] and self.size(nodes, u, v) is not None:
+                    left[u] = left[v] + 1
+        parts = left[0]
+        if parts == never:
+            self.stuck(nodes)
+        # Over the splits in that many parts: the longest shortest part, then the most
+        # paragraph breaks. layers[k][v] = (shortest, paragraphs, previous end) of the best
+        # split of the text up to node v into k parts.
+        layers: list[dict[int, tuple[int, int, int]]] = [{0: (self.room + 1, 0, -1)}]
+        for k in range(1, parts + 1):
+            layer: dict[int, tuple[int, int, int]] = {}
+            for u, (low, paras, _) in layers[-1].items():
+                for v in range(u + 1, far[u] + 1):
+                    if left[v] != parts - k:
+                        continue
+                    size = self.size(nodes, u, v)
+                    if size is None:
+                        continue
+                    value = (min(low, size), paras + (nodes[v][2] == _PARAGRAPH), u)
+                    if v not in layer or value > layer[v]:  # ties: fuller early parts
+                        layer[v] = value
+            layers.append(layer)
+        ends = [last]
+        for k in range(parts, 1, -1):
+            ends.append(layers[k][ends[-1]][2])
+        ends.reverse()
+        return self.balance(nodes, ends)
+
+    def balance(self, nodes: list[_Break], ends: list[int]) -> list[int]:
+        """Move each boundary to the break that makes the shorter of its two parts longest,
+        until no move helps (each move lengthens the sorted list of part sizes, so this ends)."""
+        for _ in range(8 * len(ends)):
+            moved = False
+            for i in range(len(ends) - 1):
+                a = ends[i - 1] if i else 0
+                b = ends[i + 1]
+                c = ends[i]
+                here = self._pair(nodes, a, c, b)
+                assert here is not None
+                best, choice = here, c
+                for x in range(a + 1, b):
+                    value = self._pair(nodes, a, x, b)
+                    if value is not None and (
+                        value[0] > best[0] or (value[0] == best[0] and value[1] > best[1])
+                    ):
+                        best, choice = value, x
+                if best[0] > here[0]:
+                    ends[i] = choice
+                    moved = True
+            if not moved:
+                break
+        return ends
+
+    def _pair(self, nodes: list[_Break], a: int, x: int, b: int) -> tuple[int, int] | None:
+        first, second = self.size(nodes, a, x), self.size(nodes, x, b)
+        if first is None or second is None:
+            return None
+        return min(first, second), nodes[x][2] == _PARAGRAPH
+
+    def stuck(self, nodes: list[_Break]) -> NoReturn:
+        """No split exists: name what cannot be cut and does not fit a part alone, right after
+        the last break that parts from the start can reach."""
+        reached = [False] * len(nodes)
+        reached[0] = True
+        for u in range(len(nodes)):
+            if reached[u]:
+                for v in range(u + 1, len(nodes)):
+                    if self.size(nodes, u, v) is not None:
+                        reached[v] = True
+        u = max(i for i, done in enumerate(reached) if done)
+        start = self.strip_start(nodes[u][1], self.n)
+        nxt = nodes[u + 1][0] if u + 1 < len(nodes) else self.n
+        if not self.urls_known:
+            self._add_url_spans()
+        k = bisect_right(self.span_starts, start) - 1
+        if k >= 0 and self.span_ends[k] > start:
+            self.too_long(self.span_starts[k], self.span_ends[k], "the URL")
+        k = bisect_left(self.span_starts, start)
+        if k < len(self.span_starts) and self.span_starts[k] < nxt:
+            self.too_long(self.span_starts[k], self.span_ends[k], "the URL")
+        one = self.offset(self.index(start) + 1)
+        if self.measure(start, one) is None:
+            self.too_long(start, one, "the grapheme cluster")
+        self.too_long(start, nxt, "the text")
+
+    def too_long(self, a: int, b: int, what: str) -> NoReturn:
         piece = self.text[a:b]
         shown = piece if len(piece) <= 60 else piece[:57] + "..."
         rules = self.rules
@@ -296,25 +427,17 @@ class _Splitter:
                 f"(limit {self.rules.limit}, max bytes {self.rules.max_bytes})"
             )
         self.prepare()
-        # On ASCII, Bluesky's count (code points less CRLFs) and bytes are what reach() used.
-        exact = self.ascii and self.rules.platform == "bluesky"
-        parts: list[tuple[int, int]] = []
-        start = begin
-        while start < end:
-            reach = self.reach(start)
-            while True:
-                cut, resume = self.choose(start, reach, end)
-                part_end = self.strip_end(start, cut)
-                if exact or fits(text[start:part_end], self.rules, self.reserve):
-                    break
-                # The estimate was optimistic (a URL or mention reads differently at the edge
-                # of a part): try again with less.
-                reach = self.floor(cut - 1)
-                if reach <= start:
-                    self.too_long(start, cut, "the text")
-            parts.append((start, part_end))
-            start = self.strip_start(resume, end) if resume < end else end
-        return parts
+        nodes = self.nodes(begin, end)
+        while True:
+            ends = self.choose(nodes, self.reach(nodes))
+            spans = [self.span(nodes[u], nodes[v]) for u, v in itertools.pairwise([0, *ends])]
+            wrong = [s for s in spans if not self._exact(*s)]
+            if not wrong:
+                return spans
+            # The estimate was optimistic (a URL or mention reads differently at the edge of a
+            # part): that part does not fit; choose again.
+            for s in wrong:
+                self._measured[s] = None
 
 
 def _clusters(text: str) -> Iterable[str]:
@@ -331,12 +454,12 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def split(rich: Rich, rules: Rules, *, reserve: int = 0) -> list[Rich]:
-    """Split ``rich`` into parts that each satisfy ``fits(part.text, rules, reserve)``.
-
-    Prefers paragraph breaks, then sentence ends and line breaks, then spaces; only a word
-    longer than a whole part is cut, between grapheme clusters. Links and URLs are never cut
-    (TextTooLong when one alone cannot fit). Parts are stripped; links are re-based."""
+def split(rich: Rich, rules: Rules, *, reserve: int = 0, lang: str | None = None) -> list[Rich]:
+    """Split ``rich`` into parts that each satisfy ``fits(part.text, rules, reserve)``: the
+    fewest parts, balanced (see the module docstring). ``lang`` is the post's language, for
+    sentence ends (English when None). Links and URLs are never cut (TextTooLong when one alone
+    cannot fit). Parts are stripped; links are re-based. A text that fits is one part, found
+    without the segmenter."""
     check_platform(rules)
     text = rich.text
     checked = text.isascii()
@@ -348,7 +471,7 @@ def split(rich: Rich, rules: Rules, *, reserve: int = 0) -> list[Rich]:
         if fits(stripped, rules, reserve):
             offset = text.index(stripped[0])
             return [_rebase(rich, offset, offset + len(stripped))]
-    splitter = _Splitter(rich, rules, reserve)
+    splitter = _Splitter(rich, rules, reserve, lang)
     return [_rebase(rich, a, b) for a, b in splitter.run(checked=checked)]
 
 

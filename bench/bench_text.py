@@ -69,6 +69,21 @@ def pipeline(story: str, rules: Rules) -> Callable[[], object]:
     return run
 
 
+def one_part_and_segmenter(number: int) -> None:
+    """A story that fits one part must not pay for the segmenter; what the segmenter costs."""
+    from bot.text.sentences import sentence_ends
+
+    short = ASCII_PARAGRAPH[:280]
+    rich = prepare(short, BLUESKY_DEFAULT)
+    fits_one = measure(partial(split, rich, BLUESKY_DEFAULT, reserve=6), number)
+    segment = measure(partial(sentence_ends.__wrapped__, ASCII_STORY, "en"), number)
+    print(
+        f"one-part story ({len(short)} chars) split {fits_one:5.1f} us (no segmenter); "
+        f"sentencex on the {len(ASCII_STORY)}-char ascii story {segment:5.1f} us "
+        "(once per story: cached across the renderer's reserve retries)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--number", type=int, default=2000)
@@ -90,6 +105,7 @@ def main() -> None:
                 f"{name:5s} {rules.platform:8s} {len(story):5d} chars -> {len(parts)} parts  "
                 f"{cells}  (us/op)"
             )
+    one_part_and_segmenter(number)
     print("target: ascii bluesky 'all' (count + split + facets of ~1,000 chars) <= 30 us")
 
 

@@ -3,8 +3,8 @@
 - `base`: a platform's counting `Rules`, a `Rich` text with its `Link`s, `TextTooLong`.
 - `clusters`: grapheme clusters and UTF-8 length; `counting`: `length`/`fits` per platform.
 - `mastodon`: Mastodon's URL and mention rules; `bluesky`: the official client's link and tag
-  detection; `urls`: the app's short display of a link (WHATWG parsing by ada-url); `richtext`: Bluesky rich text (the
-  links as shown, and the facets).
+  detection; `urls`: the app's short display of a link (WHATWG parsing by ada-url);
+  `richtext`: Bluesky rich text (the links as shown, and the facets).
 - `sentences`: where sentences end, in the post's language (sentencex, loaded on first use).
 - `splitting`: splitting a story into the fewest parts that fit, balanced.
 - `tables`: generated data (TLD lists, Unicode punctuation).

@@ -73,6 +73,8 @@ class _Splitter:
         self.span_ends: list[int] = []
         self.urls_known = False
         self._measured: dict[tuple[int, int], int | None] = {}
+        self._starts: list[int] = []
+        self._stops: list[int] = []
 
     # -- clusters ----------------------------------------------------------------------------
     def index(self, pos: int) -> int:
@@ -267,19 +269,38 @@ class _Splitter:
         that does not fit a part; cluster boundaries only inside a word that does not."""
         first: _Break = (begin, begin, _PARAGRAPH)
         last: _Break = (end, end, _PARAGRAPH)
-        nodes = [first, *self.sentence_breaks(begin, end), last]
-        for finer in (self.word_breaks, self.cluster_breaks):
-            refined = [nodes[0]]
-            for u, v in itertools.pairwise(nodes):
-                start, stop = self.span(u, v)
-                if stop > start and self.measure(start, stop) is None:
-                    refined += finer(u[1], v[0])
-                refined.append(v)
-            nodes = refined
+        nodes = [first]
+        for u, v in itertools.pairwise([first, *self.sentence_breaks(begin, end), last]):
+            if self._fits_between(u, v):
+                nodes.append(v)
+                continue
+            inner = [u, *self.word_breaks(u[1], v[0]), v]
+            for x, y in itertools.pairwise(inner):
+                if not self._fits_between(x, y):
+                    nodes += self.cluster_breaks(x[1], y[0])
+                nodes.append(y)
         return nodes
 
+    def _fits_between(self, u: _Break, v: _Break) -> bool:
+        start, stop = self.span(u, v)
+        return stop <= start or self.measure(start, stop) is not None
+
     def size(self, nodes: list[_Break], u: int, v: int) -> int | None:
-        return self.measure(*self.span(nodes[u], nodes[v]))
+        """measure() of the part from node u to node v; the nodes' stripped edges are computed
+        once per node (see index_nodes), as this runs for every pair the choice looks at."""
+        start, stop = self._starts[u], self._stops[v]
+        return self.measure(start, stop) if stop > start else None
+
+    def index_nodes(self, nodes: list[_Break]) -> None:
+        text = self.text
+        self._starts = [self.strip_start(resume, self.n) for _, resume, _ in nodes]
+        stops = []
+        for cut, _, _ in nodes:
+            at = cut
+            while at > 0 and text[at - 1].isspace():
+                at -= 1
+            stops.append(self.ceil(at))
+        self._stops = stops
 
     def reach(self, nodes: list[_Break]) -> list[int]:
         """For each node, the farthest node a part starting there may end at (by the estimate,
@@ -428,9 +449,10 @@ class _Splitter:
             )
         self.prepare()
         nodes = self.nodes(begin, end)
+        self.index_nodes(nodes)
         while True:
             ends = self.choose(nodes, self.reach(nodes))
-            spans = [self.span(nodes[u], nodes[v]) for u, v in itertools.pairwise([0, *ends])]
+            spans = [(self._starts[u], self._stops[v]) for u, v in itertools.pairwise([0, *ends])]
             wrong = [s for s in spans if not self._exact(*s)]
             if not wrong:
                 return spans

@@ -430,6 +430,7 @@ def test_without_chromium_tests_skip_but_fail_on_ci(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(browser, "find_chromium", lambda: None)
     monkeypatch.delenv("THISDAY_REQUIRE_SERVERS", raising=False)
+    monkeypatch.delenv("THISDAY_NO_BROWSER", raising=False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         next(browser.launch())
     monkeypatch.setenv("THISDAY_REQUIRE_SERVERS", "1")

@@ -16,11 +16,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import __version__
 from bot.content import scanning
 from bot.content.post import Event, Parsed, Problem, parse
 from bot.state import atomic_write
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
+# An index written by another version of thisday may hold verdicts of other rules: not used.
+INDEX_FORM = f"{CACHE_FORMAT}/{__version__}"
 POST_SUFFIX = scanning.POST_SUFFIX
 # Below this many files to (re)parse, a process pool costs more than it saves.
 POOL_THRESHOLD = 2000
@@ -54,20 +57,28 @@ def display_root(root: str) -> str:
 
 
 def read_post(root: str, rel: str) -> tuple[Parsed, int, int]:
+    """Parse one post file. Only a regular file inside the posts folder is read, without
+    ever blocking (see scanning.open_regular), and at most MAX_POST_BYTES of it."""
     path = os.path.join(root, rel)
-    # os-level calls: this runs for every file of a cold `check`, and io objects cost more.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        stat = os.fstat(fd)
-        chunks = [os.read(fd, stat.st_size + 1)]
-        while chunks[-1]:  # until the end, whatever the size said
-            chunks.append(os.read(fd, 1 << 16))
-        raw = b"".join(chunks)
-    finally:
-        os.close(fd)
     shown = os.path.join(display_root(root), rel)
+    try:
+        raw, stat = scanning.read_regular(path, scanning.MAX_POST_BYTES, root)
+    except scanning.TooLarge as exc:
+        kib = scanning.MAX_POST_BYTES // 1024
+        problem = Problem(
+            shown,
+            1,
+            "error",
+            f"the file is {exc.size // 1024:,} KB; a post file may be at most {kib} KB "
+            "(a story that long would be hundreds of replies): shorten it",
+        )
+        return Parsed(None, [problem]), 0, -1
     parsed = parse(
-        raw, path=shown, default_id=rel[: -len(POST_SUFFIX)], folder=os.path.dirname(path)
+        raw,
+        path=shown,
+        default_id=rel[: -len(POST_SUFFIX)],
+        folder=os.path.dirname(path),
+        root=root,
     )
     return parsed, stat.st_mtime_ns, stat.st_size
 
@@ -101,6 +112,7 @@ class _Columns:
     fits: dict[str, tuple[StoredProblem, ...]]  # only files whose fit found problems
     unfit: set[str]  # files whose fit was never proven
     losers: set[str]  # files that lose a duplicate id
+    scan_problems: list[tuple[str, str]]  # what the listing could not list or follow
 
     def signatures(self) -> dict[str, tuple[int, int]]:
         return dict(zip(self.rels, zip(self.mtimes, self.sizes, strict=True), strict=True))
@@ -111,6 +123,7 @@ class _Columns:
             listing.rels == self.rels
             and listing.mtimes == self.mtimes.tobytes()
             and listing.sizes == self.sizes.tobytes()
+            and listing.problems == self.scan_problems
         )
 
     def entry(self, n: int) -> Entry:
@@ -139,6 +152,7 @@ class Corpus:
         self._entries: dict[str, Entry] | None = None
         self._losers: set[str] | None = None
         self._order: list[str] = []  # the last listing's order, kept in the saved index
+        self._scan_problems: list[tuple[str, str]] = []  # the last listing's
         self._loaded = False
         self._loaded_stat: scanning.Unchanged | None = None  # of the index file as read
         self._dirty = False
@@ -159,13 +173,15 @@ class Corpus:
     def scan(self) -> scanning.Listing:
         """Every post file under the root, with its signature (mtime, size)."""
         if not self.root.is_dir():
-            return scanning.Listing([], b"", b"")
+            return scanning.Listing([], b"", b"", [])
         prefetched = scanning.take(self.root)
         if isinstance(prefetched, scanning.Unchanged):
             self._load()
             cols = self._columns
             if cols is not None and prefetched == self._loaded_stat:
-                return scanning.Listing(cols.rels, cols.mtimes.tobytes(), cols.sizes.tobytes())
+                return scanning.Listing(
+                    cols.rels, cols.mtimes.tobytes(), cols.sizes.tobytes(), cols.scan_problems
+                )
             prefetched = None  # the index changed since the child read it
         return prefetched if prefetched is not None else scanning.scan_tree(str(self.root))
 
@@ -183,6 +199,7 @@ class Corpus:
         self._load()
         listing = self.scan()
         self._order = listing.rels
+        self._scan_problems = listing.problems
         refit = bool(fingerprint) and fingerprint != self.fingerprint
         # The common case of preview and publish: nothing changed, nothing to build.
         unchanged = self._columns is not None and self._columns.same_as(listing)
@@ -244,6 +261,13 @@ class Corpus:
 
     def shown(self, rel: str) -> str:
         return os.path.join(self.shown_root, rel)
+
+    def scan_problems(self) -> list[Problem]:
+        """What the last refresh could not list, follow or read as a file: `path: error:`."""
+        return [
+            Problem(self.shown(rel) if rel else self.shown_root, 1, "error", message)
+            for rel, message in self._scan_problems
+        ]
 
     def problems(self, rel: str, *, with_fit: bool = True) -> list[Problem]:
         entry = self.entries[rel]
@@ -330,8 +354,8 @@ class Corpus:
                 stat = os.fstat(handle.fileno())
                 data = marshal.loads(handle.read())  # far faster than marshal.load(handle)
             form, root, fingerprint, rels, mtimes, sizes, keys, ids = data[:8]
-            problems, fits, unfit, losers = data[8:]
-            if form != CACHE_FORMAT or root != str(self.root):
+            problems, fits, unfit, losers, scan_problems = data[8:]
+            if form != INDEX_FORM or root != str(self.root):
                 return
             columns = _Columns(
                 rels,
@@ -343,6 +367,7 @@ class Corpus:
                 fits,
                 set(unfit),
                 set(losers),
+                scan_problems,
             )
         except (OSError, EOFError, ValueError, TypeError):
             return
@@ -368,7 +393,7 @@ class Corpus:
         if len(rels) != len(entries):
             rels += sorted(entries.keys() - set(rels))
         data = (
-            CACHE_FORMAT,
+            INDEX_FORM,
             str(self.root),
             self.fingerprint,
             rels,
@@ -380,6 +405,7 @@ class Corpus:
             {r: e.fit for r, e in entries.items() if e.fit},
             [r for r, e in entries.items() if e.fit is None],
             sorted(self.losers()),
+            self._scan_problems,
         )
         try:
             atomic_write(self.cache_file, marshal.dumps(data))

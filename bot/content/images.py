@@ -1,10 +1,23 @@
-"""Just enough of image headers to know a file's type and size, without an imaging library."""
+"""Image files of posts: where they may be, their type and size from the header, and (for
+`check`) a full decode with Pillow, imported only when an image is actually judged."""
 
 from __future__ import annotations
 
+import io
+import os
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.content import scanning
+
+# An image must be a file inside the posts folder, named relative to its post. One wording for
+# every other case, so that a message never tells whether some outside path exists.
+OUTSIDE = "must name a file inside the posts folder, relative to the post (like 'picture.jpg')"
+MAX_IMAGE_BYTES = 40 * 1024 * 1024  # far above what either platform accepts
+# Decoding needs width x height x 4 bytes: 25 MP is 100 MB, within the service's 256 MB.
+MAX_PIXELS = 25_000_000
 
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 
@@ -25,23 +38,72 @@ class ImageError(ValueError):
     pass
 
 
-def inspect(path: str | Path) -> ImageInfo:
-    with open(path, "rb") as handle:
+def inside(name: str, folder: str | Path, root: str | Path) -> str | None:
+    """The real path of image `name` of a post in `folder`, when it is a relative path that
+    stays inside `root` (links resolved); None otherwise, without telling why."""
+    if not name or os.path.isabs(name) or name.startswith("~") or "\x00" in name:
+        return None
+    real = os.path.realpath(os.path.join(folder, name))
+    return (
+        real
+        if scanning.is_inside(real, os.fspath(root)) and real != scanning.real_root(os.fspath(root))
+        else None
+    )
+
+
+def inspect(path: str | Path, root: str | None = None) -> ImageInfo:
+    """Type and size from the header; the file is opened only if regular (never blocks)."""
+    fd, stat = scanning.open_regular(os.fspath(path), root)
+    with os.fdopen(fd, "rb") as handle:
         head = handle.read(64 * 1024)
-        handle.seek(0, 2)
-        size = handle.tell()
     kind, width, height = _dimensions(head)
-    return ImageInfo(kind, width, height, size)
+    return ImageInfo(kind, width, height, stat.st_size)
 
 
-def problem(path: str | Path) -> str | None:
-    """What is wrong with an image file, or None when it can be posted."""
+def problem(path: str | Path, *, root: str | None = None, decode: bool = True) -> str | None:
+    """What is wrong with an image file, or None when it can be posted. With `decode`, the
+    whole image is decoded: a truncated or corrupt file, or a decompression bomb, is caught
+    here rather than by a server at publishing time."""
     try:
-        inspect(path)
+        info = inspect(path, root)
+        if info.size > MAX_IMAGE_BYTES:
+            return f"the image is {info.size:,} bytes; at most {MAX_IMAGE_BYTES:,} are read"
+        if info.width * info.height > MAX_PIXELS:
+            return (
+                f"the image is {info.width}x{info.height} pixels; at most {MAX_PIXELS:,} "
+                "pixels (resize it)"
+            )
+        if decode:
+            data, _ = scanning.read_regular(os.fspath(path), MAX_IMAGE_BYTES, root)
+            return _decode_problem(data, info)
     except ImageError as exc:
         return str(exc)
+    except scanning.Refused as exc:
+        return f"cannot be read: {exc.strerror}"
+    except FileNotFoundError:
+        return "image file not found"
     except OSError as exc:
         return f"cannot read the image ({exc.strerror})"
+    return None
+
+
+def _decode_problem(data: bytes, info: ImageInfo) -> str | None:
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format is None or image.format.lower() != info.kind:
+                    return f"the file says {info.kind} but decodes as {image.format}"
+                if image.width * image.height > MAX_PIXELS:
+                    return f"the image is {image.width}x{image.height} pixels: too large"
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "a decompression bomb (far more pixels than bytes): not an image to post"
+    except Exception as exc:  # Pillow's decoders raise many types; any of them is a bad image
+        reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        return f"truncated or corrupt image ({reason})"
     return None
 
 

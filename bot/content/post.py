@@ -7,8 +7,10 @@ A post is Markdown with YAML front matter. Values are checked strictly: YAML 1.1
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from bot.content import images
+from bot.logs import escape
 
 KNOWN_KEYS = (
     "date",
@@ -27,12 +30,27 @@ KNOWN_KEYS = (
     "lang",
     "image",
     "alt",
+    "images",
     "cw",
     "id",
+    "card",
 )
 MAX_TITLE = 200
 MAX_TAG = 64
 MAX_ALT = 1500  # Mastodon's limit for media descriptions; Bluesky allows more.
+MAX_CARD = 300  # the Bluesky link card's description: a line or two under the title
+MAX_IMAGES = 4  # per post, on both networks
+MIN_YEAR = -10_000  # 10000 BC: older than any dated event, and far from the calendar's edges
+SHOWN = 80  # values longer than this are cut (with …) when a message quotes them
+
+# Characters no post may hold, found by one scan of the whole text: C0 controls but tab and
+# newline, DEL, C1 controls, bidi embeddings/overrides (which reorder what readers see), and
+# bidi isolates, line and paragraph separators (allowed in the story only, see _hygiene).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_STORY_ONLY = frozenset("\u2066\u2067\u2068\u2069\u2028\u2029")
+# One-line fields refuse tabs and line or paragraph separators as well.
+_ONE_LINE_BAD = re.compile("[\t\n\r\u2028\u2029\x85]")
+_ONE_LINE = ("title", "link", "lang", "image", "id", "cw", "card")
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -65,7 +83,22 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+        # Escaped: a file name or value must never forge a line or a terminal sequence.
+        return f"{escape(self.path)}:{self.line}: {self.severity}: {escape(self.message)}"
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: repr, cut to SHOWN characters with …."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """One image of a post: the file's absolute path and its alt text."""
+
+    path: str
+    alt: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +117,17 @@ class Event:
     image: str | None = None  # absolute path of the image file
     alt: str | None = None
     cw: str | None = None
+    card: str | None = None  # Bluesky link card description; default: the story's first sentence
     line: int = 1  # where the front matter starts, for problems found later (fit)
     story_line: int = 1
+    images: tuple[Picture, ...] = ()  # from `images:` (a list); empty with `image:`/`alt:`
+
+    @property
+    def pictures(self) -> tuple[Picture, ...]:
+        """Every image of the post, in order: the `images:` list, or the `image:`/`alt:` pair."""
+        if self.images:
+            return self.images
+        return (Picture(self.image, self.alt or ""),) if self.image else ()
 
     @property
     def key(self) -> int:
@@ -131,6 +173,9 @@ class _Checker:
             return None
         value = data[key]
         if isinstance(value, str):
+            if bad := _UNSAFE.search(value):  # written as a YAML escape like "\e"
+                self.error(key, f"'{key}' holds {_unsafe_message(bad.group())}")
+                return None
             value = value.strip()
             if not value and required:
                 self.error(key, f"'{key}' is empty")
@@ -221,21 +266,93 @@ class _Unclosed(Exception):
     pass
 
 
-def parse(raw: bytes, *, path: str, default_id: str, folder: str | Path | None = None) -> Parsed:
-    """Read one post file's bytes. `folder` is the file's folder, for `image:`."""
+def parse(
+    raw: bytes,
+    *,
+    path: str,
+    default_id: str,
+    folder: str | Path | None = None,
+    root: str | Path | None = None,
+) -> Parsed:
+    """Read one post file's bytes. `folder` is the file's folder, for `image:`; `root` the
+    posts folder, which an image must be inside (without it, `folder` is that bound)."""
     read = _read_front_matter(raw, path)
     if isinstance(read, Problem):
-        return Parsed(None, [read])
+        # YAML refuses some control characters itself, with a vaguer message and line.
+        return Parsed(None, _raw_hygiene(raw, path) or [read])
     data, front, body, body_line = read
-    key_lines = {m.group(1): front.count("\n", 0, m.start()) + 2 for m in _KEY_LINE.finditer(front)}
+    key_lines: dict[str, int] = {}
     check = _Checker(path, key_lines)
+    for match in _KEY_LINE.finditer(front):
+        key, line = match.group(1), front.count("\n", 0, match.start()) + 2
+        if key in key_lines:
+            check.problems.append(
+                Problem(
+                    path,
+                    line,
+                    "error",
+                    f"'{key}' is set twice (lines {key_lines[key]} and {line}): keep one",
+                )
+            )
+        else:
+            key_lines[key] = line
+    _hygiene(front, body, body_line, check)
     for key in data:
         if key not in KNOWN_KEYS:
             hint = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
             suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
             check.warning(str(key), f"unknown key '{key}' is ignored{suffix}")
-    event = _read_event(data, check, body, body_line, path, default_id, folder)
+    bound = root if root is not None else folder
+    event = _read_event(data, check, body, body_line, path, default_id, (folder, bound))
     return Parsed(None if check.failed else event, check.problems)
+
+
+def _hygiene(front: str, body: str, body_line: int, check: _Checker) -> None:
+    """Control and bidi characters are errors (isolates are allowed in the story), each named
+    with its line: one compiled scan per part, which finds nothing in nearly every file."""
+    for text, first_line, in_story in ((front, 2, False), (body, body_line, True)):
+        for match in _UNSAFE.finditer(text):
+            char = match.group()
+            if in_story and char in _STORY_ONLY:
+                continue
+            line = first_line + text.count("\n", 0, match.start())
+            check.problems.append(Problem(check.path, line, "error", _unsafe_message(char)))
+            if len(check.problems) > 20:  # a binary file: enough said
+                return
+
+
+def _raw_hygiene(raw: bytes, path: str) -> list[Problem]:
+    """The hygiene problems of a file whose front matter could not be read."""
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return []
+    if not _UNSAFE.search(text):
+        return []
+    check = _Checker(path, {})
+    try:
+        parts = split_front_matter(text)
+    except _Unclosed:
+        parts = None
+    if parts is None:
+        _hygiene(text, "", 1, check)
+        for problem in check.problems:  # the whole file was scanned as front matter
+            object.__setattr__(problem, "line", problem.line - 1)
+    else:
+        _hygiene(parts[0], parts[1], parts[2], check)
+    return check.problems
+
+
+def _unsafe_message(char: str) -> str:
+    code = ord(char)
+    name = unicodedata.name(char, "")
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        what = f"control character U+{code:04X}"
+    elif char in _STORY_ONLY:
+        what = f"U+{code:04X} {name} (allowed in the story only)"
+    else:
+        what = f"invisible U+{code:04X} {name}"
+    return f"{what} in the text: remove it (it can hide or reorder what readers see)"
 
 
 def _read_front_matter(raw: bytes, path: str) -> tuple[dict[str, Any], str, str, int] | Problem:
@@ -278,28 +395,39 @@ def _read_event(
     body_line: int,
     path: str,
     default_id: str,
-    folder: str | Path | None,
+    folders: tuple[str | Path | None, str | Path | None],
 ) -> Event | None:
     """The event the front matter and body describe, or None; problems go to `check`."""
     when = _read_date(data, check)
     title = check.text(data, "title", required=True)
-    if title and ("\n" in title or len(title) > MAX_TITLE):
+    if title and len(title) > MAX_TITLE:
         check.error("title", f"title must be one line of at most {MAX_TITLE} characters")
     summary = check.text(data, "summary")
     tags = _read_tags(data, check)
     link = check.text(data, "link")
     if link and not _URL.fullmatch(link):
-        check.error("link", f"link must be an http(s) URL without spaces, got {link!r}")
+        check.error("link", f"link must be an http(s) URL without spaces, got {shown(link)}")
     lang = check.text(data, "lang")
     if lang and not _LANG.fullmatch(lang):
-        check.error("lang", f"lang must be a language code like 'en' or 'pt-BR', got {lang!r}")
+        check.error("lang", f"lang must be a language code like 'en' or 'pt-BR', got {shown(lang)}")
     cw = check.text(data, "cw")
+    card = check.text(data, "card")
+    if card and len(card) > MAX_CARD:
+        check.error("card", f"card must be one line of at most {MAX_CARD} characters")
     alt = check.text(data, "alt")
-    image = _read_image(data, check, folder, alt)
+    for key in _ONE_LINE:
+        value = data.get(key)
+        if isinstance(value, str) and _ONE_LINE_BAD.search(value.strip()):
+            check.error(key, f"'{key}' must be one line (no tab, line or paragraph break)")
+    image = _read_image(data, check, folders, alt)
+    pictures = _read_images(data, check, folders)
+    if pictures and image is None and "image" not in data:
+        image, alt = pictures[0].path, pictures[0].alt  # readers of the one-image fields
     event_id = check.text(data, "id") or default_id
     if not ID.fullmatch(event_id):
         check.error(
-            "id", f"id {event_id!r} may use letters, digits and . _ / - (at most 128 characters)"
+            "id",
+            f"id {shown(event_id)} may use letters, digits and . _ / - (at most 128 characters)",
         )
     paragraphs = _paragraphs(body)
     if any(paragraph.startswith("TODO:") for paragraph in paragraphs):
@@ -326,8 +454,10 @@ def _read_event(
         image=image,
         alt=alt,
         cw=cw,
+        card=card,
         line=1,
         story_line=body_line,
+        images=pictures,
     )
 
 
@@ -348,7 +478,7 @@ def _read_date(data: dict[str, Any], check: _Checker) -> tuple[int, int, int | N
         elif match := MM_DD.fullmatch(value):
             month, day = (int(g) for g in match.groups())
         else:
-            check.error("date", f"date must be YYYY-MM-DD or MM-DD, got {value!r}")
+            check.error("date", f"date must be YYYY-MM-DD or MM-DD, got {shown(value)}")
             return None
     else:
         hint = ' (write MM-DD in quotes, e.g. "01-16")' if isinstance(value, int) else ""
@@ -357,7 +487,9 @@ def _read_date(data: dict[str, Any], check: _Checker) -> tuple[int, int, int | N
 
     if year_value is not None:
         if isinstance(year_value, bool) or not isinstance(year_value, int):
-            check.error("year", f"year must be a whole number (negative = BC), got {year_value!r}")
+            check.error(
+                "year", f"year must be a whole number (negative = BC), got {shown(year_value)}"
+            )
             return None
         if year_value == 0:
             check.error("year", "there is no year 0: 1 BC is -1, AD 1 is 1")
@@ -378,7 +510,42 @@ def _read_date(data: dict[str, Any], check: _Checker) -> tuple[int, int, int | N
         )
         check.error("date", f"impossible date: {where} has no day {day}")
         return None
+    if year is not None and not _year_ok(year, check, "year" if year_value is not None else "date"):
+        return None
     return month, day, year
+
+
+def _year_ok(year: int, check: _Checker, key: str) -> bool:
+    """No year 0, none in the future, none before MIN_YEAR."""
+    if year == 0:
+        check.error(key, "there is no year 0: 1 BC is -1, AD 1 is 1")
+        return False
+    this_year = dt.date.today().year
+    if year > this_year:
+        check.error(key, f"year {year} is in the future: this is a history of what happened")
+        return False
+    if year < MIN_YEAR:
+        check.error(key, f"year {shown(year)} is before {-MIN_YEAR} BC, the oldest allowed")
+        return False
+    return True
+
+
+_CJK_AND_LATIN = frozenset(
+    ("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL", "BOPOMOFO", "LATIN")
+).union(("HALFWIDTH", "FULLWIDTH", "IDEOGRAPHIC"))
+
+
+def _scripts(tag: str) -> set[str]:
+    """The writing systems of a tag's letters; Han, kana, Hangul and Bopomofo count as one
+    with Latin (Japanese, Chinese and Korean tags mix them), the look-alike scripts do not."""
+    scripts = set()
+    for char in tag:
+        if char.isalpha():
+            script = unicodedata.name(char, "?").split(" ", 1)[0]
+            if script in _CJK_AND_LATIN:
+                script = "LATIN+CJK"
+            scripts.add(script)
+    return scripts
 
 
 def _read_tags(data: dict[str, Any], check: _Checker) -> tuple[str, ...]:
@@ -395,20 +562,36 @@ def _read_tags(data: dict[str, Any], check: _Checker) -> tuple[str, ...]:
         if not isinstance(item, str):
             check.error("tags", f"each tag must be text, {_describe_value(item)}")
             continue
+        if bad := _UNSAFE.search(item):
+            check.error("tags", f"a tag holds {_unsafe_message(bad.group())}")
+            continue
         tag = item.strip().removeprefix("#")
         if not _TAG.fullmatch(tag) or tag.isdigit() or len(tag) > MAX_TAG:
             check.error(
                 "tags",
-                f"tag {item!r} must be letters, digits or _ (not only digits, at most {MAX_TAG})",
+                f"tag {shown(item)} must be letters, digits or _ "
+                f"(not only digits, at most {MAX_TAG})",
             )
             continue
+        if not any(char.isalpha() for char in tag):
+            check.error("tags", f"tag {shown(item)} must contain a letter")
+            continue
+        if not tag.isascii() and len(_scripts(tag)) > 1:
+            check.warning(
+                "tags",
+                f"tag {shown(item)} mixes writing systems ({', '.join(sorted(_scripts(tag)))}): "
+                "a look-alike letter? followers searching for the tag will not find it",
+            )
         if tag.casefold() not in (t.casefold() for t in tags):
             tags.append(tag)
     return tuple(tags)
 
 
 def _read_image(
-    data: dict[str, Any], check: _Checker, folder: str | Path | None, alt: str | None
+    data: dict[str, Any],
+    check: _Checker,
+    folders: tuple[str | Path | None, str | Path | None],
+    alt: str | None,
 ) -> str | None:
     name = check.text(data, "image")
     if name is None:
@@ -421,17 +604,85 @@ def _read_image(
         )
     elif len(alt) > MAX_ALT:
         check.error("alt", f"alt text is {len(alt)} characters; Mastodon allows {MAX_ALT}")
-    if folder is None:
+    folder, root = folders
+    if folder is None or root is None:
         return None
-    path = (Path(folder) / name).resolve()
-    if not path.is_file():
-        check.error("image", f"image file not found: {name}")
+    path = images.inside(name, folder, root)
+    if path is None:
+        # One wording whatever the path names: whether an outside file exists is not told.
+        check.error("image", f"image {shown(name)}: {images.OUTSIDE}")
         return None
-    problem = images.problem(path)
+    problem = images.problem(path, root=str(root))
     if problem:
-        check.error("image", f"{name}: {problem}")
+        check.error("image", f"image {shown(name)}: {problem}")
         return None
-    return str(path)
+    return path
+
+
+def _read_images(
+    data: dict[str, Any],
+    check: _Checker,
+    folders: tuple[str | Path | None, str | Path | None],
+) -> tuple[Picture, ...]:
+    """`images:`, a list of up to MAX_IMAGES `{file, alt}` mappings."""
+    value = data.get("images")
+    if value is None:
+        return ()
+    if "image" in data:
+        check.error("images", "set 'image:' (one) or 'images:' (a list), not both")
+        return ()
+    if not isinstance(value, list) or not value:
+        check.error(
+            "images",
+            "images must be a list of entries like '- {file: picture.jpg, alt: What it shows}', "
+            f"{_describe_value(value) if value else 'but it is empty'}",
+        )
+        return ()
+    if len(value) > MAX_IMAGES:
+        check.error("images", f"{len(value)} images: a post carries at most {MAX_IMAGES}")
+        return ()
+    folder, root = folders
+    pictures: list[Picture] = []
+    for n, item in enumerate(value, 1):
+        if not isinstance(item, dict):
+            check.error(
+                "images",
+                f"image {n} must be a mapping with 'file' and 'alt', {_describe_value(item)}",
+            )
+            continue
+        for key in item:
+            if key not in ("file", "alt"):
+                check.warning("images", f"image {n}: unknown key {shown(key)} is ignored")
+        name, alt = item.get("file"), item.get("alt")
+        if not isinstance(name, str) or not name.strip() or _ONE_LINE_BAD.search(name.strip()):
+            check.error("images", f"image {n} needs 'file:', one line naming the image file")
+            continue
+        name = name.strip()
+        if not isinstance(alt, str) or not alt.strip():
+            check.error(
+                "images",
+                f"image {n} ({shown(name)}) needs 'alt:' text describing it for people who "
+                "cannot see it",
+            )
+            continue
+        alt = alt.strip()
+        if len(alt) > MAX_ALT:
+            check.error(
+                "images", f"image {n}: alt text is {len(alt)} characters; Mastodon allows {MAX_ALT}"
+            )
+            continue
+        if folder is None or root is None:
+            continue
+        path = images.inside(name, folder, root)
+        if path is None:
+            check.error("images", f"image {shown(name)}: {images.OUTSIDE}")
+            continue
+        problem = images.problem(path, root=str(root))
+        if problem:
+            check.error("images", f"image {shown(name)}: {problem}")
+            continue
+        pictures.append(Picture(path, alt))
+    return tuple(pictures)
 
 
 def _paragraphs(body: str) -> list[str]:

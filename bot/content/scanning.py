@@ -9,12 +9,15 @@ not one after the other. This module imports nothing heavy on purpose.
 from __future__ import annotations
 
 import array
+import errno
+import functools
 import hashlib
 import marshal
 import os
+import stat as stat_module
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,13 @@ _pending: dict[str, tuple[int, int]] = {}  # root -> (child pid, read end of its
 @dataclass(slots=True)
 class Listing:
     """Post files in the order the file system lists them, with their signatures as raw
-    int64 columns: two listings of an unchanged folder compare equal in a few C calls."""
+    int64 columns: two listings of an unchanged folder compare equal in a few C calls.
+    `problems` holds what could not be listed or followed: (relative path, message)."""
 
     rels: list[str]
     mtimes: bytes
     sizes: bytes
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
     def signatures(self) -> dict[str, tuple[int, int]]:
         mtimes, sizes = array.array("q"), array.array("q")
@@ -41,37 +46,133 @@ class Listing:
         return dict(zip(self.rels, zip(mtimes, sizes, strict=True), strict=True))
 
 
+@functools.cache
+def real_root(root: str) -> str:
+    """The posts folder with every link resolved: what "inside the posts folder" means."""
+    return os.path.realpath(root)
+
+
+def is_inside(real: str, root: str) -> bool:
+    top = real_root(root)
+    return real == top or real.startswith(top.rstrip("/") + "/")
+
+
 def scan_tree(root: str) -> Listing:
     """Every post file under `root` (hidden entries skipped), with its mtime and size.
 
     Folder by folder, with each file stat-ed relative to its folder's descriptor: the kernel
-    does not walk the whole path again for every file."""
+    does not walk the whole path again for every file. Links are followed only when their
+    real path stays inside the posts folder, and each folder is listed once (by device and
+    inode), so a link loop or `/proc/self` ends; folders reached through a link are listed
+    after every real folder, so a file keeps its real path when a link duplicates it. What
+    cannot be listed or followed becomes a problem, never a silent gap."""
     rels: list[str] = []
     mtimes, sizes = array.array("q"), array.array("q")
-    stack = [""]
-    while stack:
-        rel = stack.pop()
+    problems: list[tuple[str, str]] = []
+    seen: dict[tuple[int, int], str] = {}
+    linked_files: list[tuple[str, str]] = []  # (rel, real path) of post files behind a link
+    stack, linked = [""], list[str]()
+    while stack or linked:
+        rel = stack.pop() if stack else linked.pop(0)
         try:
             fd = os.open(os.path.join(root, rel), os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
+        except OSError as exc:
+            problems.append((rel, f"cannot list this folder: {exc.strerror}"))
             continue
         try:
+            folder = os.fstat(fd)
+            ident = (folder.st_dev, folder.st_ino)
+            if ident in seen:
+                first = seen[ident] or "the posts folder itself"
+                problems.append((rel, f"link to a folder listed already ({first}): not followed"))
+                continue
+            seen[ident] = rel
             with os.scandir(fd) as listing:
                 entries = [entry for entry in listing if entry.name[0] != "."]
-            names = [e.name for e in entries if e.name.endswith(POST_SUFFIX) and e.is_file()]
-            stack.extend(f"{rel}{e.name}/" for e in entries if e.is_dir())
+            names = []
+            for entry in entries:
+                name = entry.name
+                if entry.is_symlink():
+                    kind, real = _follow(root, rel + name, problems)
+                    if kind == "dir":
+                        linked.append(f"{rel}{name}/")
+                    elif kind == "file" and name.endswith(POST_SUFFIX):
+                        names.append(name)
+                        linked_files.append((rel + name, real))
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(f"{rel}{name}/")
+                elif name.endswith(POST_SUFFIX):
+                    if entry.is_file(follow_symlinks=False):
+                        names.append(name)
+                    else:
+                        problems.append((rel + name, "not a regular file: not read"))
             try:
                 stats = [os.stat(name, dir_fd=fd) for name in names]
             except OSError:  # a file went away meanwhile: take the others one by one
                 names, stats = _stat_each(names, fd)
-        except OSError:
+        except OSError as exc:
+            problems.append((rel, f"cannot list this folder: {exc.strerror}"))
             continue
         finally:
             os.close(fd)
         rels.extend(rel + name for name in names)
         mtimes.extend(st.st_mtime_ns for st in stats)
         sizes.extend(st.st_size for st in stats)
-    return Listing(rels, mtimes.tobytes(), sizes.tobytes())
+    if linked_files:
+        _drop_duplicate_links(root, linked_files, rels, mtimes, sizes, problems)
+    return Listing(rels, mtimes.tobytes(), sizes.tobytes(), problems)
+
+
+def _follow(root: str, rel: str, problems: list[tuple[str, str]]) -> tuple[str | None, str]:
+    """What a link in the posts folder leads to: "dir", "file" or None (reported, or not a
+    post), with its real path."""
+    path = os.path.join(root, rel)
+    try:
+        real = os.path.realpath(path, strict=True)
+        stat = os.stat(real)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problems.append((rel, "link loop: not followed"))
+        elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            problems.append((rel, "dangling link (its target does not exist): not followed"))
+        else:
+            problems.append((rel, f"cannot follow this link: {exc.strerror}"))
+        return None, ""
+    if not is_inside(real, root):
+        # Not a word on the target: whether an outside path exists is not ours to tell.
+        problems.append((rel, "link leads outside the posts folder: not followed"))
+        return None, real
+    if stat_module.S_ISDIR(stat.st_mode):
+        return "dir", real
+    if stat_module.S_ISREG(stat.st_mode):
+        return "file", real
+    if rel.endswith(POST_SUFFIX):
+        problems.append((rel, "not a regular file: not read"))
+    return None, real
+
+
+def _drop_duplicate_links(
+    root: str,
+    linked_files: list[tuple[str, str]],
+    rels: list[str],
+    mtimes: array.array[int],
+    sizes: array.array[int],
+    problems: list[tuple[str, str]],
+) -> None:
+    """A link to a post file that is listed under its own name would post it twice."""
+    top = real_root(root)
+    listed = set(rels)
+    drop = set()
+    for rel, real in linked_files:
+        target = os.path.relpath(real, top)
+        if target != rel and target in listed:
+            drop.add(rel)
+            problems.append((rel, f"link to a post file listed already ({target}): not read"))
+    if drop:
+        keep = [n for n, rel in enumerate(rels) if rel not in drop]
+        rels[:] = [rels[n] for n in keep]
+        mtimes[:] = array.array("q", (mtimes[n] for n in keep))
+        sizes[:] = array.array("q", (sizes[n] for n in keep))
 
 
 def _stat_each(names: list[str], fd: int) -> tuple[list[str], list[os.stat_result]]:
@@ -90,11 +191,11 @@ def index_file(cache_dir: Path, root: Path) -> Path:
     return cache_dir / f"posts-{hashlib.sha1(str(root.absolute()).encode()).hexdigest()[:12]}.idx"
 
 
-def index_columns(raw: bytes) -> tuple[list[str], bytes, bytes] | None:
-    """The listing part of a saved index: (rels, mtimes, sizes), in listing order."""
+def index_columns(raw: bytes) -> tuple[list[str], bytes, bytes, list[tuple[str, str]]] | None:
+    """The listing part of a saved index: (rels, mtimes, sizes, problems), in listing order."""
     try:
         data = marshal.loads(raw)
-        return data[3], data[4], data[5]
+        return data[3], data[4], data[5], data[12]
     except (EOFError, ValueError, TypeError, IndexError):
         return None
 
@@ -137,9 +238,9 @@ def _listing_or_verdict(root: Path, cache_dir: Path | None) -> tuple[Any, ...]:
                 saved = index_columns(handle.read())
         except OSError:
             saved = None
-        if saved == (found.rels, found.mtimes, found.sizes):
+        if saved == (found.rels, found.mtimes, found.sizes, found.problems):
             return ("unchanged", stat.st_mtime_ns, stat.st_size)
-    return ("listing", found.rels, found.mtimes, found.sizes)
+    return ("listing", found.rels, found.mtimes, found.sizes, found.problems)
 
 
 def take(root: Path) -> Listing | Unchanged | None:
@@ -155,10 +256,10 @@ def take(root: Path) -> Listing | Unchanged | None:
         kind, *rest = marshal.loads(data)
         if kind == "unchanged":
             return Unchanged(*rest)
-        rels, mtimes, sizes = rest
+        rels, mtimes, sizes, problems = rest
     except (EOFError, ValueError, TypeError):
         return None  # the child failed: the caller lists the folder itself
-    return Listing(rels, mtimes, sizes)
+    return Listing(rels, mtimes, sizes, problems)
 
 
 def posts_folder(config_file: str | None, posts: str | None) -> tuple[Path, Path] | None:
@@ -178,3 +279,66 @@ def posts_folder(config_file: str | None, posts: str | None) -> tuple[Path, Path
     return Path(os.path.normpath(root.absolute())), StateFolder(
         Path(os.path.normpath(base / state))
     ).cache
+
+
+# -- reading one file -----------------------------------------------------------------------
+
+MAX_POST_BYTES = 256 * 1024  # far above any real post (the longest shipped is ~5 KB)
+
+
+class Refused(OSError):
+    """A path that is not read: not a regular file, or outside the posts folder."""
+
+
+class TooLarge(OSError):
+    """A file over the size it may have; `size` is what it has (at least)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"{size:,} bytes, over the limit of {limit:,}")
+        self.size = size
+        self.limit = limit
+
+
+def open_regular(path: str, root: str | None = None) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at `path`, and its stat; never blocks.
+
+    O_NONBLOCK makes opening a FIFO or device return at once (a plain open() of a FIFO waits
+    for a writer forever); fstat on what was opened, not on the path, then refuses anything
+    but a regular file, so a file swapped for a FIFO between listing and reading is refused.
+    With `root`, what was opened must really be inside it (links resolved by the kernel)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        stat = os.fstat(fd)
+        if not stat_module.S_ISREG(stat.st_mode):
+            raise Refused(errno.EINVAL, "not a regular file (a FIFO, device or socket)")
+        if root is not None and sys.platform == "linux":
+            try:
+                real = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                real = os.path.realpath(path)
+            if not is_inside(real, root):
+                raise Refused(errno.EXDEV, "leads outside the posts folder")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, stat
+
+
+def read_regular(path: str, limit: int, root: str | None = None) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file of at most `limit` bytes (see open_regular); raises
+    TooLarge rather than reading more, whatever the file's size said."""
+    fd, stat = open_regular(path, root)
+    try:
+        if stat.st_size > limit:
+            raise TooLarge(stat.st_size, limit)
+        # os-level calls: this runs for every file of a cold `check`; io objects cost more.
+        chunks = [os.read(fd, stat.st_size + 1)]
+        total = len(chunks[0])
+        while chunks[-1] and total <= limit:  # until the end, whatever the size said
+            chunks.append(os.read(fd, 1 << 16))
+            total += len(chunks[-1])
+        if total > limit:
+            raise TooLarge(total, limit)
+        return b"".join(chunks), stat
+    finally:
+        os.close(fd)

@@ -24,6 +24,7 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot import __version__
 from bot import text as text
 from bot.config import BlueskyAccount, Settings
 from bot.content.post import Event, Problem
@@ -234,6 +235,8 @@ class Renderer:
         digest.update(self.settings.model_dump_json(exclude={"source"}).encode())
         digest.update(repr(sorted(self.rules.items())).encode())
         digest.update(str(self.settings.today().year).encode())
+        # An upgrade of thisday or of Jinja2 (a fixed sandbox) proves every verdict again.
+        digest.update(f"thisday {__version__}, jinja2 {jinja2.__version__}".encode())
         for path in self.template_files():
             digest.update(str(path).encode())
             with contextlib.suppress(OSError):

@@ -34,6 +34,7 @@ from bot.content.post import (
     lenient_front_matter,
     parse,
     plain_scalar,
+    shown,
 )
 from bot.workspace import Workspace
 
@@ -329,9 +330,7 @@ def validate(
 
         label = image_label or image.name
         reason = None
-        if not image.is_file():
-            reason = f"image file not found: {label}"
-        elif trouble := images.problem(image):
+        if trouble := images.problem(image):
             reason = f"{label}: {trouble}"
         if reason:
             problems.append(Problem(shown, 1, "error", reason))
@@ -464,9 +463,19 @@ class Author:
             and plan.image_target is not None
             and not plan.image_target.exists()
         ):
-            _create(plan.image_target, plan.image_source.read_bytes())
+            from bot.content import images, scanning
+
+            data, stat = scanning.read_regular(str(plan.image_source), images.MAX_IMAGE_BYTES)
+            # Never more readable than the source: a 0600 picture stays 0600.
+            _create(plan.image_target, data, mode=stat.st_mode & 0o666)
         if not plan.path.exists():
             _create(plan.path, plan.text.encode("utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _same_text(path: Path, text: str) -> bool:
@@ -488,11 +497,14 @@ def _state(target: Path | None, source: Path | None) -> str:
         return "different"
 
 
-def _create(path: Path, data: bytes) -> None:
-    """Write a complete file under `path` atomically, failing if it exists already."""
+def _create(path: Path, data: bytes, mode: int = 0o666) -> None:
+    """Write a complete file under `path` atomically, failing if it exists already; its
+    permissions are `mode` narrowed by the umask."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "wb") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        with open(fd, "wb") as handle:
+            os.fchmod(fd, mode & ~_umask())
             handle.write(data)
         try:
             os.link(tmp, path)  # unlike rename, link refuses to replace an existing file
@@ -631,6 +643,10 @@ def _json_rows(file: Path, text: str) -> list[Row]:
     except ValueError as exc:
         line = getattr(exc, "lineno", 1)
         raise AuthoringError(f"{file}:{line}: error: broken JSON: {exc}") from None
+    except RecursionError:
+        raise AuthoringError(
+            f"{file}:1: error: JSON nested too deeply: expected a list of objects, one per post"
+        ) from None
     if not isinstance(data, list):
         raise AuthoringError(f"{file}:1: error: expected a JSON list of objects, one per post")
     rows: list[Row] = []
@@ -663,7 +679,14 @@ def row_draft(fields: dict[str, Any], base: Path) -> Draft:
         name = fields["image"].strip()
         if re.match(r"[a-z][a-z0-9+.-]*://", name, re.IGNORECASE):
             raise ValueError(f"image must be a file next to the import file, not a URL: {name!r}")
-        image = base / name
+        from bot.content import scanning
+
+        real = os.path.realpath(base / name)
+        # Only files under the import file's folder: a row must not copy /etc/shadow or a key
+        # into the posts folder. One wording, whether or not such an outside path exists.
+        if os.path.isabs(name) or not scanning.is_inside(real, str(base)) or real == str(base):
+            raise ValueError(f"image {shown(name)}: must be a file under the import file's folder")
+        image = Path(real)
     return draft(
         date=fields["date"],
         title=fields["title"],

@@ -141,6 +141,7 @@ def check(workspace: Workspace, progress: Callable[[int, int], None] | None = No
     for rel in sorted(corpus.entries):
         report.problems.extend(corpus.problems(rel, with_fit=bool(fingerprint)))
     report.problems.extend(duplicates)
+    report.problems.extend(corpus.scan_problems())
     report.files = len(corpus.entries)
     counts = corpus.valid_keys()
     report.events = sum(counts.values())

@@ -19,6 +19,7 @@ from bot.text.clusters import count_graphemes, graphemes, utf8_length
 from bot.text.counting import fits, length
 from bot.text.mastodon import mastodon_urls
 from bot.text.richtext import facets, prepare
+from bot.text.sentences import sentence_ends
 from bot.text.splitting import split
 from bot.text.urls import short_url
 
@@ -36,6 +37,7 @@ __all__ = [
     "length",
     "mastodon_urls",
     "prepare",
+    "sentence_ends",
     "short_url",
     "split",
     "utf8_length",

@@ -90,11 +90,32 @@ def _check_language(value: str) -> str:
 Language = Annotated[str, AfterValidator(_check_language)]
 
 
+def _check_tags(value: list[str] | None) -> list[str] | None:
+    """Hashtags added to head posts: letters, digits or _ (a leading # dropped), not only
+    digits, each once whatever its case."""
+    if value is None:
+        return None
+    tags: list[str] = []
+    for item in value:
+        tag = item.strip().removeprefix("#")
+        if not re.fullmatch(r"\w{1,64}", tag) or tag.isdigit():
+            raise ValueError(
+                f"tag {shown(item)} must be letters, digits or _ (not only digits, at most 64)"
+            )
+        if tag.casefold() not in (t.casefold() for t in tags):
+            tags.append(tag)
+    return tags
+
+
+Tags = Annotated[list[str] | None, AfterValidator(_check_tags)]
+
+
 class AccountBase(_Strict):
     server: str
     language: Language | None = None
     templates: Path | None = None
-    numbering: bool = False
+    numbering: bool = True  # "1/5" at the end of each part of a thread
+    tags: Tags = None  # hashtags for this account's head posts; None: the top-level `tags`
     enabled: bool = True
     max_parts: int | None = Field(default=None, ge=1, le=1000)  # default: the top-level one
 
@@ -192,6 +213,8 @@ class Settings(_Strict):
     # A story that needs more parts than this on an account is an error, not a flood.
     max_parts: int = Field(default=25, ge=1, le=1000)
     leap_day: Literal["feb28", "mar1", "skip"] = "feb28"
+    # Hashtags added to every head post after the event's own (e.g. ["OnThisDay"]).
+    tags: Tags = Field(default_factory=list)
     catch_up_until: dt.time = dt.time(23, 59, 59)
     accounts: dict[str, Account] = Field(default_factory=dict)
     publishing: Publishing = Field(default_factory=Publishing)
@@ -293,6 +316,11 @@ class Settings(_Strict):
     def account_templates(self, name: str) -> Path | None:
         folder = self.accounts[name].templates
         return self.resolve(folder) if folder else None
+
+    def tags_for(self, name: str) -> list[str]:
+        """The hashtags this account adds to head posts: its own `tags`, else the top-level."""
+        own = self.accounts[name].tags
+        return list(own if own is not None else self.tags or [])
 
     def max_parts_for(self, name: str) -> int:
         """How many parts a thread may have on this account."""

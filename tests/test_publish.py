@@ -286,7 +286,8 @@ def test_image_with_alt_text_on_both_networks(world: World):
         f"{world.pds_url}/xrpc/com.atproto.sync.getBlob",
         params={"did": world.bsky_did, "cid": embed["images"][0]["image"]["ref"]["$link"]},
     )
-    assert blob.content == png(40, 30)
+    # Written again from its pixels (nothing but the pixels leaves: see test_publish_media.py).
+    assert blob.content.startswith(b"\x89PNG") and blob.content[16:24] == png(40, 30)[16:24]
 
 
 def test_bluesky_session_is_stored_private_and_reused(world: World, pds):
@@ -607,3 +608,95 @@ def test_revoked_bluesky_session_falls_back_to_one_login(world: World, pds):
     code, _, stderr = world.publish("--account", "sky", day="2027-01-21")
     assert code == 0, stderr
     assert pds.faults.count("com.atproto.server.createSession") == logins + 1
+
+
+# -- the frame as followers read it (issue 10) ----------------------------------------------
+
+
+def _heads(world: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The head posts on both networks, oldest first: Mastodon statuses, Bluesky records."""
+    masto = [s for s in world.mastodon_statuses() if s["in_reply_to_id"] is None]
+    sky = [r for r in world.bsky_records() if "reply" not in r["value"]]
+    return masto, sky
+
+
+def test_a_leap_day_event_published_on_28_february_says_29_february(world: World):
+    write_post(
+        world.folder / "posts",
+        "02/leap.md",
+        """
+        date: 1940-02-29
+        title: Hattie McDaniel wins an Oscar
+        summary: The first African American to win an Academy Award.
+        link: https://en.wikipedia.org/wiki/Hattie_McDaniel
+        card: Her speech, and the hotel that would not let her in.
+        lang: en
+        """,
+        "She won for Gone with the Wind. The ceremony was at the Ambassador Hotel.",
+    )
+    code, _, stderr = world.publish(day="2027-02-28")  # a common year: posted on 28 February
+    assert code == 0, stderr
+    (masto,), (sky,) = _heads(world)
+    expected = "On 29 February 1940 (87 years ago): Hattie McDaniel wins an Oscar"
+    assert world.mastodon_source(masto["id"]).startswith(expected)
+    assert sky["value"]["text"].startswith(expected)
+    for head in (world.mastodon_source(masto["id"]), sky["value"]["text"]):
+        assert "on this day" not in head.lower()
+        assert head.endswith("1/2")  # numbered by default
+    card = sky["value"]["embed"]["external"]
+    assert card["description"] == "Her speech, and the hotel that would not let her in."
+
+
+FRAMED = {
+    "fr": (
+        "1789-07-14",
+        "Un jour comme aujourd'hui, en 1789 (il y a 238 ans)\u00a0: La prise de la Bastille",
+        "Avertissement\u00a0: violence",
+    ),
+    "de": (
+        "1989-11-09",
+        "An diesem Tag im Jahr 1989 (vor 38 Jahren): Die Berliner Mauer fällt",
+        "Inhaltswarnung: violence",
+    ),
+    "ja": (
+        "1964-10-01",
+        "1964年の今日（63 年前）：東海道新幹線が開業",  # noqa: RUF001
+        "閲覧注意：violence",  # noqa: RUF001
+    ),
+}
+
+
+def test_french_german_and_japanese_events_have_their_frame_in_their_language(world: World):
+    titles = {
+        "fr": "La prise de la Bastille",
+        "de": "Die Berliner Mauer fällt",
+        "ja": "東海道新幹線が開業",
+    }
+    for lang, (date, _, _) in FRAMED.items():
+        write_post(
+            world.folder / "posts",
+            f"{lang}.md",
+            f"""
+            date: {date}
+            title: {titles[lang]}
+            summary: {titles[lang]}.
+            tags: [History]
+            cw: violence
+            lang: {lang}
+            """,
+            "Premier paragraphe. Zweiter Absatz. 三つ目の段落。",
+        )
+    for lang, (date, opening, warning) in FRAMED.items():
+        day = "2027" + date[4:]
+        code, _, stderr = world.publish(day=day)
+        assert code == 0, stderr
+        masto, sky = _heads(world)
+        head_masto, head_sky = masto[-1], sky[-1]
+        source = world.mastodon_source(head_masto["id"])
+        assert source.startswith(opening), source
+        assert head_masto["language"] == lang
+        assert head_masto["spoiler_text"] == "violence"  # the operator's own words, as written
+        text = head_sky["value"]["text"]
+        assert text.startswith(f"{warning}\n\n{opening}"), text
+        assert head_sky["value"]["langs"] == [lang]
+        assert "On this day" not in source + text and "Content warning" not in text

@@ -34,6 +34,10 @@ server = "https://pds.example"
 handle = "a.example"
 password_env = "Y"
 """
+# The same accounts without thread numbers, for tests about other things.
+PLAIN = ACCOUNTS.replace('token_env = "X"', 'token_env = "X"\nnumbering = false').replace(
+    'password_env = "Y"', 'password_env = "Y"\nnumbering = false'
+)
 DAY = dt.date(2027, 1, 16)
 
 
@@ -74,12 +78,12 @@ def test_default_templates_for_both_platforms(tmp_path):
     head = masto.parts[0].text
     assert head.startswith("On this day in 1928 (99 years ago): Stalin sends Trotsky")
     assert "https://en.wikipedia.org/wiki/Leon_Trotsky" in head
-    assert head.endswith("#history #SovietUnion")
+    assert head.endswith("#history #SovietUnion\n\n1/2")  # numbered by default
     # On Bluesky the link goes into a card, not the text.
     assert "wikipedia" not in sky.parts[0].text
     assert sky.card is not None and sky.card.uri == "https://en.wikipedia.org/wiki/Leon_Trotsky"
     assert [p.text for p in masto.parts[1:]] == [
-        "First paragraph of the story.\n\nSecond paragraph of the story."
+        "First paragraph of the story.\n\nSecond paragraph of the story.\n\n2/2"
     ]
     for thread in (masto, sky):
         assert all(p.length <= p.limit for p in thread.parts)
@@ -121,7 +125,7 @@ def test_configured_templates_win_over_the_package_defaults(tmp_path):
     templates = tmp_path / "templates"
     (templates / "bluesky").mkdir(parents=True)
     (templates / "bluesky" / "post.j2").write_text("SKY {{ title }}")
-    r = renderer(tmp_path, templates=templates)
+    r = renderer(tmp_path, PLAIN, templates=templates)
     masto = r.render(event(story="short story"), "masto", DAY)
     sky = r.render(event(story="short story"), "sky", DAY)
     assert masto.parts[0].text.startswith("On this day in 1928")  # the package default
@@ -132,7 +136,7 @@ def test_configured_templates_win_over_the_package_defaults(tmp_path):
         "thread.j2": DEFAULTS / "thread.j2",
     }
     (templates / "post.j2").write_text("BASE {{ title }}")
-    r = renderer(tmp_path, templates=templates)
+    r = renderer(tmp_path, PLAIN, templates=templates)
     assert r.render(event(), "masto", DAY).parts[0].text.startswith("BASE Stalin")
     assert r.sources("masto")["post.j2"] == templates / "post.j2"
 
@@ -140,13 +144,13 @@ def test_configured_templates_win_over_the_package_defaults(tmp_path):
 def test_bc_event_and_event_without_year(tmp_path):
     r = renderer(tmp_path)
     caesar = r.render(event(year=-44, month=3, day=15), "masto", dt.date(2027, 3, 15))
-    assert caesar.parts[0].text.startswith("On this day in 44 BC (2070 years ago):")
+    assert caesar.parts[0].text.startswith("On this day in 44 BC (2,070 years ago):")
     yearless = r.render(event(year=None), "masto", DAY)
     assert yearless.parts[0].text.startswith("On this day: Stalin")
 
 
 def test_content_is_data_never_template_code(tmp_path):
-    r = renderer(tmp_path)
+    r = renderer(tmp_path, PLAIN)
     hostile = event(title="{{ 7*7 }} {% for x in range(3) %}x{% endfor %}", story="{{ config }}")
     thread = r.render(hostile, "masto", DAY)
     assert "{{ 7*7 }} {% for x in range(3) %}x{% endfor %}" in thread.parts[0].text
@@ -164,7 +168,7 @@ def test_platform_and_account_overrides(tmp_path):
     own = tmp_path / "own"
     own.mkdir()
     (own / "thread.j2").write_text("OWN {{ story | upper }}")
-    accounts = ACCOUNTS.replace('token_env = "X"', f'token_env = "X"\ntemplates = "{own}"')
+    accounts = PLAIN.replace('token_env = "X"', f'token_env = "X"\ntemplates = "{own}"')
     r = renderer(tmp_path, accounts, templates)
     masto = r.render(event(story="short story"), "masto", DAY)
     sky = r.render(event(story="short story"), "sky", DAY)
@@ -199,7 +203,7 @@ def test_sandbox_blocks_unsafe_template_code(tmp_path):
 
 
 def test_mastodon_counts_the_content_warning_and_cw_is_kept(tmp_path):
-    r = renderer(tmp_path)
+    r = renderer(tmp_path, PLAIN)
     story = " ".join(["word"] * 200)
     plain = r.render(event(story=story), "masto", DAY)
     warned = r.render(event(story=story, cw="x" * 100), "masto", DAY)

@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from bot import __version__
 from bot import text as text
 from bot.config import BlueskyAccount, Settings
-from bot.content.post import Event, Problem
+from bot.content.post import MAX_CARD, Event, Problem
+from bot.render import frames, i18n
 from bot.render.limits import load_instances, rules_for
+from bot.text.sentences import sentence_ends
 
 TEMPLATES = ("post.j2", "thread.j2")
 # The templates used when no configured folder has its own: package data, see pyproject.toml.
@@ -39,6 +42,11 @@ MONTHS = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 BLUESKY_MAX_IMAGE = 2_000_000
+# More hashtags than this in one post reads as spam to followers and to feeds' filters.
+MAX_HASHTAGS = 5
+# A hashtag as both platforms link it: `#` at the start or after a space or bracket, then a
+# word that is not only digits.
+_HASHTAG = re.compile(r"(?<![^\s(\[])#(?!\d+(?!\w))\w+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
@@ -79,6 +87,7 @@ class _Draft:
     card: Card | None
     head: text.Rich
     story: text.Rich | None
+    notes: tuple[str, ...] = ()  # about the frame (language, hashtags), whatever the split
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +106,25 @@ class Thread:
 
 
 def year_label(year: int | None) -> str:
+    """The year in English without Babel, for places that show no language (the HTML page's
+    headings); templates get the localized `year_label`."""
     if year is None:
         return ""
     return f"{-year} BC" if year < 0 else str(year)
 
 
-def years_ago(year: int | None, day: dt.date) -> int | None:
-    if year is None:
-        return None
-    # There is no year 0: from 44 BC to AD 2026 is 2069 years.
-    return day.year - year - (1 if year < 0 else 0)
+years_ago = i18n.years_ago
+
+
+def all_tags(own: tuple[str, ...] | list[str], extra: list[str]) -> list[str]:
+    """The event's tags, then the account's, each once whatever its case."""
+    tags: list[str] = []
+    seen: set[str] = set()
+    for tag in (*own, *extra):
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tags
 
 
 def context(
@@ -117,8 +135,11 @@ def context(
     limit: int,
     lang: str,
     link_card: bool = False,
+    extra_tags: list[str] | None = None,
+    numbering: bool = False,
 ) -> dict[str, Any]:
     """Everything a template can use (documented in the README)."""
+    frame = frames.frame(lang)
     fields = {
         "id": event.id,
         "title": event.title,
@@ -130,22 +151,31 @@ def context(
         "image": Path(event.image).name if event.image else None,
         "alt": event.alt,
         "cw": event.cw,
+        "card": event.card,
         "year": event.year,
         "month": event.month,
         "day": event.day,
     }
+    tags = all_tags(event.tags, extra_tags or [])
+    ago = i18n.years_ago(event.year, day)
     return {
         "event": fields,
         **fields,
-        "hashtags": " ".join(f"#{tag}" for tag in event.tags),
-        "year_label": year_label(event.year),
-        "years_ago": years_ago(event.year, day),
+        "tags": tags,  # the event's, then the account's (`event.tags`: the event's own)
+        "hashtags": " ".join(f"#{tag}" for tag in tags),
+        "year_label": i18n.year_label(frame, event.year),
+        "years_ago": ago,
+        "years_ago_phrase": i18n.years_ago_phrase(frame, ago),
+        "event_date": i18n.event_date(frame, event.month, event.day, event.year),
+        "on_its_day": i18n.on_its_day(event.month, event.day, day),
+        "opening": i18n.opening(frame, event.month, event.day, event.year, day),
         "date": day,
-        "date_label": f"{event.day} {MONTHS[event.month - 1]}",
+        "date_label": i18n.event_date(frame, event.month, event.day, None),
         "account": account,
         "platform": platform,
         "limit": limit,
         "link_card": link_card,
+        "numbering": numbering,
     }
 
 
@@ -210,6 +240,13 @@ class Renderer:
                 lstrip_blocks=True,
                 auto_reload=False,
             )
+            env.globals["t"] = _t
+            env.filters.update(
+                event_date=_event_date,
+                year_label=_year_label,
+                years_ago_phrase=_years_ago_phrase,
+                number=_number,
+            )
             self._envs[account] = env
         return env
 
@@ -235,6 +272,7 @@ class Renderer:
         digest.update(self.settings.model_dump_json(exclude={"source"}).encode())
         digest.update(repr(sorted(self.rules.items())).encode())
         digest.update(str(self.settings.today().year).encode())
+        digest.update(frames.fingerprint().encode())  # our phrases in every language
         # An upgrade of thisday or of Jinja2 (a fixed sandbox) proves every verdict again.
         digest.update(f"thisday {__version__}, jinja2 {jinja2.__version__}".encode())
         for path in self.template_files():
@@ -316,8 +354,10 @@ class Renderer:
         rules = self.rules[account]
         platform = settings_account.platform
         lang = event.lang or settings_account.language or self.settings.language
+        frame = frames.frame(lang)
         card = (
-            Card(event.link, event.title, event.summary)
+            # The card's description adds to the head post rather than repeating it.
+            Card(event.link, event.title, event.card or first_sentence(event.story, lang))
             if isinstance(settings_account, BlueskyAccount)
             and settings_account.link_card
             and event.link
@@ -325,7 +365,15 @@ class Renderer:
             else None
         )
         ctx = self._globals(account) | context(
-            event, day, account, platform, rules.limit, lang, link_card=card is not None
+            event,
+            day,
+            account,
+            platform,
+            rules.limit,
+            lang,
+            link_card=card is not None,
+            extra_tags=self.settings.tags_for(account),
+            numbering=settings_account.numbering,
         )
         head_text = self._render(account, "post.j2", ctx, event)
         story_text = self._render(account, "thread.j2", ctx, event)
@@ -375,6 +423,7 @@ class Renderer:
             card=card,
             head=text.prepare(head_text, count_rules),
             story=text.prepare(story_text, count_rules) if story_text else None,
+            notes=() if frame.supported else (_language_note(lang),),
         )
 
     def render(self, event: Event, account: str, day: dt.date) -> Thread:
@@ -386,12 +435,14 @@ class Renderer:
         except text.TextTooLong as exc:
             raise self._too_long(event, draft, exc) from None
         notes = [self._head_note(draft)] if len(head_parts) > 1 else []
+        notes.extend(draft.notes)
         pieces = head_parts + story_parts
         if draft.numbering and len(pieces) > 1:
             pieces = [
-                text.Rich(f"{p.text}\n\n{i}/{len(pieces)}", p.links)
+                text.Rich(f"{p.text}{_suffix(i, len(pieces))}", p.links)
                 for i, p in enumerate(pieces, 1)
             ]
+        notes.extend(_hashtag_notes(draft.account, [p.text for p in pieces]))
         parts = tuple(
             Part(
                 index=i,
@@ -422,9 +473,25 @@ class Renderer:
         draft = self._draft(event, account, day)
         room = draft.count_rules
         texts = [draft.head.text] + ([draft.story.text] if draft.story else [])
-        if draft.numbering or not all(_words_fit(t, room) for t in texts):
+        if draft.numbering:
+            # Every part holds at least one word, so the words bound the count, and room for
+            # that count's number bounds the reserve any split would use.
+            most = 1 + sum(len(t.split()) for t in texts)
+            reserve = _suffix_width(most)
+            room = text.Rules(
+                room.platform,
+                room.limit - reserve,
+                None if room.max_bytes is None else room.max_bytes - reserve,
+                room.url_weight,
+            )
+            if room.limit < 1 or not text.fits(draft.head.text, room):
+                return self.render(event, account, day).notes
+        if not all(_words_fit(t, room) for t in texts):
             return self.render(event, account, day).notes
-        return () if text.fits(draft.head.text, room) else (self._head_note(draft),)
+        if sum(len(_HASHTAG.findall(t)) for t in texts) > MAX_HASHTAGS:
+            return self.render(event, account, day).notes
+        head_fits = text.fits(draft.head.text, room)
+        return draft.notes if head_fits else (self._head_note(draft), *draft.notes)
 
     @staticmethod
     def _head_note(draft: _Draft) -> str:
@@ -448,18 +515,115 @@ class Renderer:
 
     @staticmethod
     def _split(draft: _Draft) -> tuple[list[text.Rich], list[text.Rich]]:
-        rules = draft.count_rules
-        reserve = 0
+        rules, lang = draft.count_rules, draft.lang
+        # With a story there are at least two parts: start with room for " 2/2". The room
+        # grows with the count's width (" 9/9" to " 10/10") and the split is done again; it
+        # never shrinks, so this ends, and every part fits with its own number.
+        reserve = _suffix_width(2) if draft.numbering and draft.story else 0
         while True:
-            head_parts = text.split(draft.head, rules, reserve=reserve)
-            story_parts = text.split(draft.story, rules, reserve=reserve) if draft.story else []
+            head_parts = text.split(draft.head, rules, reserve=reserve, lang=lang)
+            story_parts = (
+                text.split(draft.story, rules, reserve=reserve, lang=lang) if draft.story else []
+            )
             total = len(head_parts) + len(story_parts)
             if not draft.numbering or total < 2:
                 return head_parts, story_parts
-            needed = len(f"\n\n{total}/{total}")
+            needed = _suffix_width(total)
             if needed <= reserve:
                 return head_parts, story_parts
             reserve = needed
+
+
+# -- helpers for templates: the frame in the post's language (`lang`), or in the one given --
+
+
+def _frame(ctx: jinja2.runtime.Context, lang: str | None) -> frames.Frame:
+    return frames.frame(lang if lang is not None else ctx.get("lang"))
+
+
+@jinja2.pass_context
+def _t(ctx: jinja2.runtime.Context, key: str, lang: str | None = None, **values: Any) -> str:
+    """`{{ t("content_warning", cw=cw) }}`: a phrase of bot/render/frames.py."""
+    return _frame(ctx, lang).phrase(key, **values)
+
+
+def _date_parts(value: Any) -> tuple[int, int, int | None]:
+    if isinstance(value, dt.date):
+        return value.month, value.day, value.year
+    if isinstance(value, Mapping) and "month" in value and "day" in value:
+        return int(value["month"]), int(value["day"]), value.get("year")
+    raise TypeError("event_date expects the event (`event`) or a date")
+
+
+@jinja2.pass_context
+def _event_date(ctx: jinja2.runtime.Context, value: Any, lang: str | None = None) -> str:
+    """`{{ event | event_date }}`: "29 February 1940"; `{{ date | event_date("fr") }}`."""
+    month, day, year = _date_parts(value)
+    return i18n.event_date(_frame(ctx, lang), month, day, year)
+
+
+@jinja2.pass_context
+def _year_label(ctx: jinja2.runtime.Context, year: int | None, lang: str | None = None) -> str:
+    """`{{ -44 | year_label }}`: "44 BC"."""
+    return i18n.year_label(_frame(ctx, lang), year)
+
+
+@jinja2.pass_context
+def _years_ago_phrase(ctx: jinja2.runtime.Context, value: Any, lang: str | None = None) -> str:
+    """`{{ years_ago | years_ago_phrase }}` or `{{ event | years_ago_phrase }}` (counted to
+    the posting date): "87 years ago"."""
+    if isinstance(value, Mapping):
+        value = i18n.years_ago(value.get("year"), ctx["date"])
+    return i18n.years_ago_phrase(_frame(ctx, lang), value)
+
+
+@jinja2.pass_context
+def _number(ctx: jinja2.runtime.Context, value: int, lang: str | None = None) -> str:
+    """`{{ 2069 | number }}`: "2,069", "2 069"."""
+    return i18n.number(_frame(ctx, lang), int(value))
+
+
+def _suffix(index: int, total: int) -> str:
+    """The thread number that ends each part: "1/5", on a line of its own."""
+    return f"\n\n{index}/{total}"
+
+
+def _suffix_width(total: int) -> int:
+    return len(_suffix(total, total))  # the widest number of a thread of `total` parts
+
+
+def _hashtag_notes(account: str, texts: list[str]) -> list[str]:
+    notes = []
+    for n, body in enumerate(texts):
+        count = len(_HASHTAG.findall(body))
+        if count > MAX_HASHTAGS:
+            where = "the head post" if n == 0 else f"part {n + 1}"
+            notes.append(
+                f"{where} carries {count} hashtags on {account!r} (more than {MAX_HASHTAGS}"
+                " reads as spam): drop some of the event's `tags` or the config's `tags`"
+            )
+    return notes
+
+
+def _language_note(lang: str) -> str:
+    return (
+        f"lang {lang!r} has no frame phrases (bot/render/frames.py has"
+        f" {', '.join(frames.languages())}): the opening, dates and content warning are in"
+        " English"
+    )
+
+
+def first_sentence(story: str, lang: str | None) -> str:
+    """The story's first sentence, for the Bluesky link card (at most MAX_CARD characters)."""
+    paragraph = story.split("\n\n", 1)[0].strip()
+    if not paragraph:
+        return ""
+    ends = sentence_ends(paragraph, lang)
+    sentence = paragraph[: ends[0][0]] if ends else paragraph
+    if len(sentence) > MAX_CARD:
+        cut = sentence.rfind(" ", 0, MAX_CARD)
+        sentence = sentence[: cut if cut > 0 else MAX_CARD - 1].rstrip() + "…"
+    return sentence
 
 
 class _BytecodeCache(jinja2.FileSystemBytecodeCache):

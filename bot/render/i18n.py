@@ -1,0 +1,215 @@
+"""Dates, eras, "N years ago" and numbers in a post's language, from CLDR through Babel.
+
+Babel is imported on the first call, never at module level: `--help`, and `check` on an
+unchanged corpus, render nothing and must not pay for it. Each language's results are
+cached in memory (a day's few posts ask for the same phrases again and again).
+
+Python's dates stop at year 1 and BC years have no `date` at all, so a date is formatted
+with a stand-in leap year and its year and era written in by us (`_Format`): 29 February of
+any year, and 44 BC, come out in CLDR's own pattern for the language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from bot.render.frames import Frame
+
+# Years before this get an era label ("AD 800", "800 ap. J.-C."): a bare "800" reads as a
+# number. BC years always have one.
+ERA_BELOW = 1000
+_STAND_IN_YEAR = 2000  # a leap year: every month and day exists in it
+
+
+def on_its_day(month: int, day: int, posted: dt.date) -> bool:
+    """Whether the event's own day is the posting day (not so for 29 February in common years,
+    posted on 28 February or 1 March)."""
+    return posted.month == month and posted.day == day
+
+
+def years_ago(year: int | None, posted: dt.date) -> int | None:
+    if year is None:
+        return None
+    # There is no year 0: from 44 BC to AD 2026 is 2069 years.
+    return posted.year - year - (1 if year < 0 else 0)
+
+
+def year_label(frame: Frame, year: int | None) -> str:
+    """ "1940", "44 BC", "AD 5"; "1940", "44 av. J.-C."; "1940年", "紀元前44年"."""
+    if year is None:
+        return ""
+    return _year_label(frame.locale, frame.era_before_ad, year)
+
+
+def event_date(frame: Frame, month: int, day: int, year: int | None) -> str:
+    """The event's own date: "29 February 1940", "29 février 1940", "1940年2月29日"; without
+    a year, the day and month ("29 February")."""
+    return _event_date(frame.locale, frame.era_before_ad, frame.first_day, month, day, year)
+
+
+def years_ago_phrase(frame: Frame, years: int | None) -> str:
+    """ "1 year ago", "87 years ago", "il y a 2 069 ans", "87 年前"; "" for none or 0."""
+    if years is None or years <= 0:
+        return ""
+    return _years_ago(frame.locale, years)
+
+
+def number(frame: Frame, value: int) -> str:
+    """An integer as the language writes it ("2,069", "2 069", "2.069")."""
+    return _number(frame.locale, value)
+
+
+def opening(frame: Frame, month: int, day: int, year: int | None, posted: dt.date) -> str:
+    """What the default head post opens with: "On this day in 1940 (87 years ago)" on the
+    event's own day, "On 29 February 1940 (87 years ago)" on any other, "On this day" for an
+    event without a year."""
+    if on_its_day(month, day, posted):
+        if year is None:
+            text = frame.phrase("on_this_day")
+        else:
+            label = year_label(frame, year)
+            elide = "on_this_day_in" in frame.elided and _italian_vowel(abs(year))
+            pattern = frame.elided["on_this_day_in"] if elide else frame.phrase("on_this_day_in")
+            text = pattern.format(year=label)
+    else:
+        date = event_date(frame, month, day, year)
+        # "l'8 marzo", "l'11 marzo": the day is said first.
+        elide = "on_date" in frame.elided and _italian_vowel(day)
+        pattern = frame.elided["on_date"] if elide else frame.phrase("on_date")
+        text = pattern.format(date=date)
+    return _with_ago(frame, text, year, posted)
+
+
+def _with_ago(frame: Frame, text: str, year: int | None, posted: dt.date) -> str:
+    ago = years_ago_phrase(frame, years_ago(year, posted))
+    return frame.phrase("with_ago", text=text, ago=ago) if ago else text
+
+
+def _italian_vowel(year: int) -> bool:
+    """Whether an Italian number is said with a vowel first ("nell'800", "l'11"): otto,
+    undici, ottanta, ottocento, ottomila, undicimila."""
+    digits = str(year)
+    return digits[0] == "8" or (digits[:2] == "11" and len(digits) in (2, 5))
+
+
+# -- Babel, imported on first use ------------------------------------------------------------
+
+
+@functools.cache
+def _locale(name: str) -> Any:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        # A region CLDR does not know ("en_XX"): the language's own default.
+        return Locale.parse(name.split("_")[0])
+
+
+@functools.cache
+def _formatter() -> type:
+    from babel.dates import DateTimeFormat
+
+    class _Format(DateTimeFormat):
+        """CLDR's formatting of one date, with our year, era and first-day spelling."""
+
+        def __init__(self, value: dt.date, locale: Any, year: str, era: str, first: str) -> None:
+            super().__init__(value, locale)
+            self.year, self.era, self.first, self.day = year, era, first, value.day
+
+        def __getitem__(self, name: str) -> str:
+            char = name[0]
+            if char == "G":
+                return self.era
+            if char in ("y", "Y", "u"):
+                return self.year
+            if char == "d" and self.day == 1 and len(name) == 1:
+                return self.first
+            return str(super().__getitem__(name))
+
+    return _Format
+
+
+@functools.cache
+def _pattern(locale_name: str, skeleton: str, era_before: bool) -> Any:
+    """The compiled CLDR pattern for a skeleton ("GyMMMMd"), or the long date ("long")."""
+    from babel.dates import parse_pattern
+
+    locale = _locale(locale_name)
+    if skeleton == "long":
+        text = locale.date_formats["long"].pattern
+    else:
+        text = locale.datetime_skeletons.get(skeleton)
+        if text is None:
+            from babel.dates import match_skeleton
+
+            best = match_skeleton(skeleton, locale.datetime_skeletons)
+            text = locale.datetime_skeletons[best] if best else "y"
+        text = str(text.pattern if hasattr(text, "pattern") else text)
+    if era_before and "y G" in text:
+        text = text.replace("y G", "G y")
+    return parse_pattern(text)
+
+
+def _era(locale_name: str, year: int) -> str:
+    return str(_locale(locale_name).eras["abbreviated"][0 if year < 0 else 1])
+
+
+@functools.cache
+def _year_label(locale_name: str, era_before_ad: bool, year: int) -> str:
+    with_era = year < ERA_BELOW
+    # English writes "AD 5" but "44 BC": only AD goes before the year.
+    pattern = _pattern(locale_name, "Gy" if with_era else "y", era_before_ad and year > 0)
+    return _apply(pattern, locale_name, 1, 1, year, "1")
+
+
+@functools.cache
+def _event_date(
+    locale_name: str, era_before_ad: bool, first: str, month: int, day: int, year: int | None
+) -> str:
+    if year is None:
+        pattern = _pattern(locale_name, "MMMMd", False)
+    elif year < ERA_BELOW:
+        pattern = _pattern(locale_name, "GyMMMMd", era_before_ad and year > 0)
+    else:
+        pattern = _pattern(locale_name, "long", False)
+    return _apply(pattern, locale_name, month, day, year, first)
+
+
+def _apply(
+    pattern: Any, locale_name: str, month: int, day: int, year: int | None, first: str
+) -> str:
+    stand_in = dt.date(_STAND_IN_YEAR, month, day)
+    era = _era(locale_name, year) if year is not None else ""
+    shown = str(abs(year)) if year is not None else ""
+    fields = _formatter()(stand_in, _locale(locale_name), shown, era, first)
+    return str(pattern.format % fields).strip()
+
+
+@functools.cache
+def _years_ago(locale_name: str, years: int) -> str:
+    from babel.dates import TIMEDELTA_UNITS, format_timedelta
+
+    seconds = dict(TIMEDELTA_UNITS)["year"]
+    text = str(
+        format_timedelta(
+            dt.timedelta(seconds=-years * seconds),
+            granularity="year",
+            threshold=1,
+            add_direction=True,
+            format="long",
+            locale=_locale(locale_name),
+        )
+    )
+    # CLDR's pattern ("{0} years ago", plural chosen by the locale's rules), with the number
+    # written as the language writes numbers.
+    return text.replace(str(years), _number(locale_name, years), 1)
+
+
+@functools.cache
+def _number(locale_name: str, value: int) -> str:
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, locale=_locale(locale_name)))

@@ -9,7 +9,12 @@ from bot.cli.common import config_option, friendly_errors
 
 @click.group(name="ledger")
 def command() -> None:
-    """Manage the ledger (what was published): move it to a shared PostgreSQL database."""
+    """Manage the ledger (what was published): move it to a shared PostgreSQL database.
+
+    \b
+    Example:
+      thisday ledger migrate --to postgresql://thisday@db.internal:5432/thisday
+    """
 
 
 @command.command(name="migrate")

@@ -332,3 +332,26 @@ def test_first_sentence_respects_abbreviations_and_length():
     assert first_sentence("", "en") == ""
     long = "word " * 100
     assert len(first_sentence(long, "en")) <= 300
+
+
+def test_a_second_run_answers_from_the_cache_without_babel(tmp_path):
+    config_file = write_config(tmp_path, accounts=ACCOUNTS)
+    probe = (
+        "import sys, datetime as dt\n"
+        "from bot import config\n"
+        "from bot.content.post import Event\n"
+        "from bot.render.renderer import Renderer\n"
+        f"r = Renderer(config.load({str(config_file)!r}))\n"
+        "ev = Event(id='x', path='x.md', month=2, day=29, year=1940, title='T', summary='S',"
+        " story='', lang='fr')\n"
+        "print(r.render(ev, 'masto', dt.date(2027, 2, 28)).parts[0].text.splitlines()[0])\n"
+        "print('BABEL', any(m.split('.')[0] == 'babel' for m in sys.modules))\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+        for _ in range(2)
+    ]
+    first, second = (run.stdout.splitlines() for run in runs)
+    assert first == ["Le 29 février 1940 (il y a 87 ans)\u00a0: T", "BABEL True"], runs[0].stderr
+    assert second == ["Le 29 février 1940 (il y a 87 ans)\u00a0: T", "BABEL False"], runs[1].stderr
+    assert (tmp_path / "state" / "cache" / "cldr" / "fr.json").is_file()

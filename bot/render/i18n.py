@@ -4,6 +4,11 @@ Babel is imported on the first call, never at module level: `--help`, and `check
 unchanged corpus, render nothing and must not pay for it. Each language's results are
 cached in memory (a day's few posts ask for the same phrases again and again).
 
+Results are also kept on disk, one small JSON file per locale in the state folder's cache
+(`use_cache`): a run that renders only what an earlier run rendered (`preview` of a day, the
+daemon after a restart) answers from there and never imports Babel. The file is keyed by
+Babel's installed files, so an upgrade of Babel (new CLDR data) starts it afresh.
+
 Python's dates stop at year 1 and BC years have no `date` at all, so a date is formatted
 with a stand-in leap year and its year and era written in by us (`_Format`): 29 February of
 any year, and 44 BC, come out in CLDR's own pattern for the language.
@@ -11,8 +16,15 @@ any year, and 44 BC, come out in CLDR's own pattern for the language.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as dt
 import functools
+import importlib.util
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.render.frames import Frame
@@ -40,25 +52,33 @@ def year_label(frame: Frame, year: int | None) -> str:
     """ "1940", "44 BC", "AD 5"; "1940", "44 av. J.-C."; "1940年", "紀元前44年"."""
     if year is None:
         return ""
-    return _year_label(frame.locale, frame.era_before_ad, year)
+    key = f"y {frame.era_before_ad:d} {year}"
+    return _remembered(
+        frame.locale, key, lambda: _year_label(frame.locale, frame.era_before_ad, year)
+    )
 
 
 def event_date(frame: Frame, month: int, day: int, year: int | None) -> str:
     """The event's own date: "29 February 1940", "29 février 1940", "1940年2月29日"; without
     a year, the day and month ("29 February")."""
-    return _event_date(frame.locale, frame.era_before_ad, frame.first_day, month, day, year)
+    key = f"d {frame.era_before_ad:d} {frame.first_day} {month} {day} {year}"
+    return _remembered(
+        frame.locale,
+        key,
+        lambda: _event_date(frame.locale, frame.era_before_ad, frame.first_day, month, day, year),
+    )
 
 
 def years_ago_phrase(frame: Frame, years: int | None) -> str:
     """ "1 year ago", "87 years ago", "il y a 2 069 ans", "87 年前"; "" for none or 0."""
     if years is None or years <= 0:
         return ""
-    return _years_ago(frame.locale, years)
+    return _remembered(frame.locale, f"a {years}", lambda: _years_ago(frame.locale, years))
 
 
 def number(frame: Frame, value: int) -> str:
     """An integer as the language writes it ("2,069", "2 069", "2.069")."""
-    return _number(frame.locale, value)
+    return _remembered(frame.locale, f"n {value}", lambda: _number(frame.locale, value))
 
 
 def opening(frame: Frame, month: int, day: int, year: int | None, posted: dt.date) -> str:
@@ -92,6 +112,79 @@ def _italian_vowel(year: int) -> bool:
     undici, ottanta, ottocento, ottomila, undicimila."""
     digits = str(year)
     return digits[0] == "8" or (digits[:2] == "11" and len(digits) in (2, 5))
+
+
+# -- what earlier runs computed ----------------------------------------------------------------
+
+_cache_folder: Path | None = None
+_memos: dict[str, dict[str, str]] = {}
+_dirty: set[str] = set()  # locales with results not yet on disk (written at exit: one write)
+
+
+def use_cache(folder: Path | None) -> None:
+    """Keep results in `folder` (created when first written); None: in memory only."""
+    global _cache_folder
+    if folder != _cache_folder:
+        flush()
+        _cache_folder = folder
+        _memos.clear()
+
+
+@functools.cache
+def _babel_key() -> str:
+    """Changes when Babel (and so its CLDR data) is reinstalled, without importing it."""
+    spec = importlib.util.find_spec("babel")
+    origin = spec.origin if spec and spec.origin else ""
+    try:
+        return f"{origin} {os.stat(origin).st_mtime_ns}"
+    except OSError:
+        return origin
+
+
+def _memo(locale: str) -> dict[str, str]:
+    memo = _memos.get(locale)
+    if memo is None:
+        memo = {}
+        if _cache_folder is not None:
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads((_cache_folder / f"{locale}.json").read_text(encoding="utf-8"))
+                if isinstance(data, dict) and data.get("babel") == _babel_key():
+                    memo = {k: v for k, v in data.get("texts", {}).items() if isinstance(v, str)}
+        _memos[locale] = memo
+    return memo
+
+
+def _remembered(locale: str, key: str, compute: Callable[[], str]) -> str:
+    memo = _memo(locale)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = compute()
+        if _cache_folder is not None:
+            _dirty.add(locale)
+            _register_flush()
+    return found
+
+
+@functools.cache
+def _register_flush() -> None:
+    atexit.register(flush)
+
+
+def flush() -> None:
+    """Write what this process computed: atomically, and never failing anything (the cache
+    only saves time). Worker processes of `check` end without it, which costs nothing."""
+    folder = _cache_folder
+    if folder is None:
+        _dirty.clear()
+        return
+    for locale in sorted(_dirty):
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{locale}.json.{os.getpid()}"
+            document = {"babel": _babel_key(), "texts": _memos.get(locale, {})}
+            tmp.write_text(json.dumps(document, ensure_ascii=False, sort_keys=True), "utf-8")
+            os.replace(tmp, folder / f"{locale}.json")
+    _dirty.clear()
 
 
 # -- Babel, imported on first use ------------------------------------------------------------

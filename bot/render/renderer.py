@@ -198,6 +198,8 @@ class Renderer:
         self.accounts = settings.active_accounts()
         instances = load_instances(settings.state_dir)
         self.rules = {name: rules_for(acc, instances) for name, acc in self.accounts.items()}
+        # Dates and phrases from CLDR, kept between runs so most runs never import Babel.
+        i18n.use_cache(settings.state_dir / "cache" / "cldr")
         self._envs: dict[str, ImmutableSandboxedEnvironment] = {}
         self._global_vars: dict[str, dict[str, Any]] = {}
         # Compiled templates, shared by the accounts and kept between runs.

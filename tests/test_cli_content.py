@@ -105,6 +105,40 @@ def test_check_warns_on_unknown_keys_and_exits_0(site):
     assert ", 1 warning;" in done.stdout
 
 
+def test_check_warns_on_an_unframed_language_and_too_many_hashtags(site):
+    write_post(site / "posts", "sv.md", "date: 1930-02-01\ntitle: T\nlang: sv", "Story.")
+    write_post(
+        site / "posts",
+        "tags.md",
+        "date: 1930-02-02\ntitle: T\ntags: [A1, B2, C3, D4, E5, F6]",
+        "S.",
+    )
+    done = run(site, "check")
+    assert done.returncode == 0, done.stdout
+    assert "posts/sv.md:1: warning: lang 'sv' has no frame phrases" in done.stdout
+    assert "posts/tags.md:1: warning: the head post carries 6 hashtags" in done.stdout
+
+
+def test_preview_frames_a_french_leap_day_event_posted_on_28_february(site):
+    write_post(
+        site / "posts",
+        "leap.md",
+        "date: 1940-02-29\ntitle: Un Oscar\nlang: fr\ncard: Ici.",
+        "Récit.\n\nSuite.",
+    )
+    doc = json.loads(run(site, "preview", "--date", "2027-02-28", "--json").stdout)
+    heads = {p["account"]: p["parts"][0]["text"] for p in doc["posts"]}
+    for text in heads.values():
+        assert text.startswith("Le 29 février 1940 (il y a 87 ans)\u00a0: Un Oscar")
+        assert text.endswith("1/2")
+    (sky,) = [p for p in doc["posts"] if p["platform"] == "bluesky"]
+    assert sky["card"] is None  # no link: no card
+    assert all(
+        set(p) >= {"account", "platform", "event", "lang", "cw", "card", "parts"}
+        for p in doc["posts"]
+    )
+
+
 def test_check_says_which_template_files_each_account_uses(site):
     templates = site / "tpl"
     (templates / "bluesky").mkdir(parents=True)

@@ -149,7 +149,19 @@ class BlueskyAccount(AccountBase):
     password_file: FileName = None
     limit: int | None = Field(default=None, ge=1, le=300)
     link_card: bool = True
+    # The link card carries the event's (first) image as its thumbnail, instead of the
+    # image(s) being embedded; off: images are embedded and the card is left out.
+    card_image: bool = False
     web_url: str = "https://bsky.app"  # where followers open a post: {web_url}/profile/...
+    # Where `thisday stats` reads likes, reposts, replies and quotes (app.bsky.feed.getPosts).
+    appview: str = "https://public.api.bsky.app"
+
+    @field_validator("appview")
+    @classmethod
+    def _appview_is_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError("is not an http(s) base URL like https://public.api.bsky.app")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _one_password_reference(self) -> BlueskyAccount:

@@ -49,6 +49,11 @@ class StateFolder:
         """The posts index and the compiled templates: safe to delete at any time."""
         return self.root / "cache"
 
+    @property
+    def handles(self) -> Path:
+        """Bluesky handles resolved to DIDs for mentions, each with its expiry (a cache)."""
+        return self.cache / "handles.json"
+
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     """Replace `path` with `data` so that a reader (or a crash) sees the old file or the new

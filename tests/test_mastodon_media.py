@@ -6,6 +6,7 @@ Mastodon.py client; publishing itself is proven against the simulator in test_pu
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,12 @@ class SlowMedia:
         self.versioned += 1  # before an upload: Mastodon.py then picks /api/v2/media
         return "4.3.0"
 
-    def media_post(self, path: str, mime_type: str, description: str) -> dict[str, Any]:
-        self.uploaded.append({"path": path, "mime": mime_type, "description": description})
+    def media_post(
+        self, file: io.BytesIO, mime_type: str, description: str, file_name: str
+    ) -> dict[str, Any]:
+        self.uploaded.append(
+            {"data": file.read(), "mime": mime_type, "description": description, "name": file_name}
+        )
         return {"id": "77", "url": None}
 
     def media(self, media_id: str) -> dict[str, Any]:
@@ -71,9 +76,10 @@ def test_processing_media_is_polled_until_ready(publisher, tmp_path):
     assert publisher._upload({"path": str(image), "alt": "three by two"}) == "77"
     assert fake.polls == 3
     assert fake.versioned == 1
-    assert fake.uploaded == [
-        {"path": str(image), "mime": "image/png", "description": "three by two"}
-    ]
+    (uploaded,) = fake.uploaded
+    assert uploaded["mime"] == "image/png" and uploaded["name"] == "image.png"
+    assert uploaded["description"] == "three by two"
+    assert uploaded["data"].startswith(b"\x89PNG")  # re-encoded, never the file as it is
 
 
 def test_media_that_never_finishes_is_a_retryable_error(publisher, tmp_path, monkeypatch):

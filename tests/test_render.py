@@ -245,13 +245,14 @@ def test_a_url_longer_than_a_part_cannot_fit(tmp_path):
     assert r.render(event(story=ftp), "sky", DAY).parts
 
 
-def test_bluesky_image_size_limit(tmp_path):
+def test_an_image_over_bluesky_s_size_renders_it_is_re_encoded_when_published(tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(png(2, 2) + b"\0" * 2_100_000)
     r = renderer(tmp_path)
-    with pytest.raises(RenderError, match="Bluesky accepts at most"):
-        r.render(event(image=str(big), alt="big"), "sky", DAY)
-    assert r.render(event(image=str(big), alt="big"), "masto", DAY).image == str(big)
+    for account in ("sky", "masto"):
+        thread = r.render(event(image=str(big), alt="big"), account, DAY)
+        assert thread.image == str(big)
+        assert [(p.path, p.alt) for p in thread.images] == [(str(big), "big")]
 
 
 def test_shipped_templates_and_posts_render_everywhere(tmp_path):

@@ -35,9 +35,11 @@ SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 
 
 def without_overlaps(found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
-    """The SDK may return a tag overlapping a link; a record must not: links win."""
+    """The SDK may return a tag overlapping a link; a record must not: links win, then
+    mentions."""
     kept: list[tuple[int, int, str, str]] = []
-    for f in sorted(found, key=lambda f: (f[2] != "link", f[0])):
+    rank = {"link": 0, "mention": 1, "tag": 2}
+    for f in sorted(found, key=lambda f: (rank[f[2]], f[0])):
         if all(f[1] <= k[0] or k[1] <= f[0] for k in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: f[0])
@@ -263,6 +265,8 @@ def test_bluesky_part_facets_are_well_formed(story: str, reserve: int) -> None:
                 assert (seen, feature["uri"]) in [
                     (part.text[k.start : k.end], k.uri) for k in part.links
                 ]
+            elif feature["$type"] == "app.bsky.richtext.facet#mention":
+                assert seen[0] == "@" and feature["did"] is None
             else:
                 assert feature["$type"] == "app.bsky.richtext.facet#tag"
                 assert seen[0] in "#\uff03$"

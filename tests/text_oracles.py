@@ -8,7 +8,7 @@ import types
 
 import regex
 from atproto_client import models
-from atproto_client.utils import detect_facets
+from atproto_client.utils import detect_facets, detect_mentions
 from mastodon import Mastodon
 from mastodon import utility as mastodon_utility
 
@@ -28,23 +28,27 @@ def mastodon_length(s: str) -> int:
         mastodon_utility.IMPL_HAS_GRAPHEME, mastodon_utility.grapheme = saved
 
 
-def sdk_facets(s: str) -> list[tuple[int, int, str, str]]:
-    out = []
+def sdk_facets(s: str) -> list[tuple[int, int, str, str | None]]:
+    """Links, tags and mentions (their DID None: unresolved) as the SDK finds them offline."""
+    out: list[tuple[int, int, str, str | None]] = [
+        (m.byte_start, m.byte_end, "mention", None) for m in detect_mentions(s)
+    ]
     for facet in detect_facets(s):
         feature = facet.features[0]
         if isinstance(feature, models.AppBskyRichtextFacet.Link):
             out.append((facet.index.byte_start, facet.index.byte_end, "link", feature.uri))
         else:
             out.append((facet.index.byte_start, facet.index.byte_end, "tag", feature.tag))
-    return out
+    return sorted(out, key=lambda f: f[0])
 
 
-def flat(found: list[dict]) -> list[tuple[int, int, str, str]]:
+def flat(found: list[dict]) -> list[tuple[int, int, str, str | None]]:
     """Our facets in the same flat shape as sdk_facets."""
     out = []
     for facet in found:
         feature = facet["features"][0]
-        kind = "link" if feature["$type"].endswith("#link") else "tag"
-        value = feature["uri"] if kind == "link" else feature["tag"]
+        kind = feature["$type"].rpartition("#")[2]
+        value = {"link": "uri", "tag": "tag", "mention": "did"}[kind]
+        value = feature[value]
         out.append((facet["index"]["byteStart"], facet["index"]["byteEnd"], kind, value))
     return out

@@ -92,10 +92,14 @@ def _print_human(result: Preview) -> None:
         extras = [f"lang {thread.lang}"]
         if thread.cw:
             extras.append(f"cw: {thread.cw}")
-        if thread.image:
+        if len(thread.images) > 1:
+            alts = ", ".join(str(len(p.alt)) for p in thread.images)
+            extras.append(f"{len(thread.images)} images + alt ({alts} chars)")
+        elif thread.image:
             extras.append(f"image + alt ({len(thread.alt or '')} chars)")
         if thread.card:
-            extras.append(f"link card {thread.card.uri}")
+            thumb = " with the image as thumbnail" if thread.images else ""
+            extras.append(f"link card {thread.card.uri}{thumb}")
         click.echo("")
         click.secho(f"== {thread.account} ({thread.platform}) · " + " · ".join(extras), bold=True)
         total = len(thread.parts)

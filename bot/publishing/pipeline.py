@@ -122,12 +122,17 @@ def plan_rows(thread: Thread, account: MastodonAccount | BlueskyAccount) -> list
             payload["visibility"] = account.visibility
         if part.index == 0 and thread.image:
             payload["image"] = {"path": thread.image, "alt": thread.alt}
+        if part.index == 0 and thread.images:
+            # Every image (the publishers read this list; "image" stays for older readers).
+            payload["images"] = [{"path": p.path, "alt": p.alt} for p in thread.images]
         if part.index == 0 and thread.card:
             payload["card"] = {
                 "uri": thread.card.uri,
                 "title": thread.card.title,
                 "description": thread.card.description,
             }
+            if thread.images:  # a card with an image: its thumbnail (card_image = true)
+                payload["card"]["thumb"] = thread.images[0].path
         rows.append(
             Row(
                 day=thread.day.isoformat(),

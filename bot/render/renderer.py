@@ -28,8 +28,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from bot import __version__
 from bot import text as text
 from bot.config import BlueskyAccount, Settings
-from bot.content.post import MAX_CARD, Event, Problem
-from bot.render import frames, i18n
+from bot.content.post import MAX_CARD, Event, Picture, Problem
+from bot.render import frames, i18n, sandbox
 from bot.render.limits import load_instances, rules_for
 from bot.text.sentences import sentence_ends
 
@@ -41,7 +41,6 @@ MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-BLUESKY_MAX_IMAGE = 2_000_000
 # More hashtags than this in one post reads as spam to followers and to feeds' filters.
 MAX_HASHTAGS = 5
 # A hashtag as both platforms link it: `#` at the start or after a space or bracket, then a
@@ -103,6 +102,9 @@ class Thread:
     alt: str | None = None
     card: Card | None = None  # Bluesky link card on the head post when there is no image
     notes: tuple[str, ...] = field(default=())  # warnings worth telling the operator
+    # Every image of the head post (`image` is the first); with a `card`, Bluesky shows the
+    # first as the card's thumbnail instead (card_image = true).
+    images: tuple[Picture, ...] = ()
 
 
 def year_label(year: int | None) -> str:
@@ -203,7 +205,8 @@ class Renderer:
         self._envs: dict[str, ImmutableSandboxedEnvironment] = {}
         self._global_vars: dict[str, dict[str, Any]] = {}
         # Compiled templates, shared by the accounts and kept between runs.
-        self._bytecode = _BytecodeCache(settings.state_dir / "cache" / "templates-sandboxed")
+        # "bounded": code compiled for the plain sandbox folds `*` and misses the bounds.
+        self._bytecode = _BytecodeCache(settings.state_dir / "cache" / "templates-bounded")
 
     def warm_up(self) -> None:
         """Compile every template and text pattern now: a command that is waiting for
@@ -233,7 +236,7 @@ class Renderer:
     def env(self, account: str) -> ImmutableSandboxedEnvironment:
         env = self._envs.get(account)
         if env is None:
-            env = ImmutableSandboxedEnvironment(
+            env = sandbox.BoundedEnvironment(
                 loader=jinja2.FileSystemLoader([str(f) for f in self.folders(account)]),
                 bytecode_cache=self._bytecode,
                 undefined=jinja2.StrictUndefined,
@@ -315,10 +318,8 @@ class Renderer:
         try:
             template = env.get_template(name)
             try:
-                # What Template.render does, minus merging the globals into every context:
-                # `ctx` carries them already (see _globals), which matters at 100,000 renders.
-                body = template.root_render_func(template.new_context(ctx, shared=True))
-                return tidy(env.concat(body))
+                # Bounded in time, size and recursion; `ctx` carries the globals (_globals).
+                return tidy(sandbox.render(template, ctx))
             except Exception:
                 env.handle_exception()  # re-raised with the template's own lines
                 raise
@@ -345,13 +346,14 @@ class Renderer:
             LookupError,
             AttributeError,
         ) as exc:
-            where, line = _template_position(exc, name)
+            where, line = getattr(exc, "position", None) or _template_position(exc, name)
             raise RenderError(
                 Problem(where, line, "error", f"template failed for event {event.id!r}: {exc}")
             ) from None
 
-    def _draft(self, event: Event, account: str, day: dt.date) -> _Draft:
-        """Templates rendered and checked, texts prepared for the platform: all but the split."""
+    def _draft(self, event: Event, account: str, day: dt.date, *, card_text: bool = True) -> _Draft:
+        """Templates rendered and checked, texts prepared for the platform: all but the split.
+        Without `card_text` the card's description is left empty (it never counts)."""
         settings_account = self.accounts[account]
         rules = self.rules[account]
         platform = settings_account.platform
@@ -359,11 +361,15 @@ class Renderer:
         frame = frames.frame(lang)
         card = (
             # The card's description adds to the head post rather than repeating it.
-            Card(event.link, event.title, event.card or first_sentence(event.story, lang))
+            Card(
+                event.link,
+                event.title,
+                event.card or (first_sentence(event.story, lang) if card_text else ""),
+            )
             if isinstance(settings_account, BlueskyAccount)
             and settings_account.link_card
             and event.link
-            and not event.image
+            and (not event.image or settings_account.card_image)
             else None
         )
         ctx = self._globals(account) | context(
@@ -403,17 +409,6 @@ class Renderer:
             count_rules = text.Rules(
                 rules.platform, rules.limit - cw_length, rules.max_bytes, rules.url_weight
             )
-        if event.image and platform == "bluesky":
-            size = Path(event.image).stat().st_size
-            if size > BLUESKY_MAX_IMAGE:
-                raise RenderError(
-                    Problem(
-                        event.path,
-                        event.line,
-                        "error",
-                        f"image is {size} bytes; Bluesky accepts at most {BLUESKY_MAX_IMAGE}",
-                    )
-                )
         return _Draft(
             account=account,
             platform=platform,
@@ -439,6 +434,7 @@ class Renderer:
         notes = [self._head_note(draft)] if len(head_parts) > 1 else []
         notes.extend(draft.notes)
         pieces = head_parts + story_parts
+        self._check_parts(event, draft, len(pieces))
         if draft.numbering and len(pieces) > 1:
             pieces = [
                 text.Rich(f"{p.text}{_suffix(i, len(pieces))}", p.links)
@@ -467,12 +463,13 @@ class Renderer:
             alt=event.alt,
             card=draft.card,
             notes=tuple(notes),
+            images=event.pictures,
         )
 
     def prove_fit(self, event: Event, account: str, day: dt.date) -> tuple[str, ...]:
         """The notes render() would give, or its RenderError — without splitting, when every
         word of the texts fits a part on its own (then the splitter cannot fail)."""
-        draft = self._draft(event, account, day)
+        draft = self._draft(event, account, day, card_text=False)
         room = draft.count_rules
         texts = [draft.head.text] + ([draft.story.text] if draft.story else [])
         if draft.numbering:
@@ -490,10 +487,25 @@ class Renderer:
                 return self.render(event, account, day).notes
         if not all(_words_fit(t, room) for t in texts):
             return self.render(event, account, day).notes
+        if _most_parts(texts, room) > self.settings.max_parts_for(account):
+            return self.render(event, account, day).notes  # counts them exactly
         if sum(len(_HASHTAG.findall(t)) for t in texts) > MAX_HASHTAGS:
             return self.render(event, account, day).notes
         head_fits = text.fits(draft.head.text, room)
         return draft.notes if head_fits else (self._head_note(draft), *draft.notes)
+
+    def _check_parts(self, event: Event, draft: _Draft, parts: int) -> None:
+        most = self.settings.max_parts_for(draft.account)
+        if parts > most:
+            raise RenderError(
+                Problem(
+                    event.path,
+                    event.story_line,
+                    "error",
+                    f"the thread needs {parts} parts on {draft.account!r}, more than"
+                    f" max_parts = {most}: shorten the story (or raise max_parts)",
+                )
+            )
 
     @staticmethod
     def _head_note(draft: _Draft) -> str:
@@ -663,6 +675,21 @@ def _words_fit(body: str, rules: text.Rules) -> bool:
 @functools.cache
 def _longer_word(limit: int) -> re.Pattern[str]:
     return re.compile(rf"\S{{{limit + 1},}}")
+
+
+def _most_parts(texts: list[str], rules: text.Rules) -> int:
+    """An upper bound on the parts a split may need when every word fits a part: two
+    neighbouring parts together are over the limit (else one would have taken the other's
+    first word), by code points (which bound graphemes, a URL counted at its weight) or by
+    bytes."""
+    most = 0
+    for body in texts:
+        weight = len(body) + body.count("://") * rules.url_weight
+        halves = -(-weight // rules.limit)
+        if rules.max_bytes:
+            halves += -(-len(body.encode()) // rules.max_bytes)
+        most += 2 * halves + 1
+    return most
 
 
 def _template_position(exc: BaseException, default: str) -> tuple[str, int]:

@@ -8,6 +8,7 @@ from typing import Any
 from bot.text.base import Link, Rich, Rules, check_platform
 from bot.text.bluesky import detect_links, detect_tags
 from bot.text.clusters import utf8_length
+from bot.text.mentions import detect_mentions
 from bot.text.urls import short_url
 
 
@@ -40,13 +41,21 @@ def prepare(text: str, rules: Rules) -> Rich:
 
 _LINK_TYPE = "app.bsky.richtext.facet#link"
 _TAG_TYPE = "app.bsky.richtext.facet#tag"
+_MENTION_TYPE = "app.bsky.richtext.facet#mention"
 
 
 def facets(rich: Rich) -> list[dict[str, Any]]:
-    """app.bsky.richtext.facet dicts: ``rich.links`` plus #tags/$cashtags detected in the text,
-    with UTF-8 byte offsets, sorted and never overlapping (links win)."""
+    """app.bsky.richtext.facet dicts: ``rich.links`` plus @mentions and #tags/$cashtags
+    detected in the text, with UTF-8 byte offsets, sorted and never overlapping (links win,
+    then mentions). A mention's ``did`` is None: the publisher resolves the handle."""
     text = rich.text
-    if not rich.links and "#" not in text and "$" not in text and "\uff03" not in text:
+    if (
+        not rich.links
+        and "#" not in text
+        and "$" not in text
+        and "\uff03" not in text
+        and "@" not in text
+    ):
         return []
     n = len(text)
     spans: list[tuple[int, int, dict[str, Any]]] = []
@@ -60,6 +69,9 @@ def facets(rich: Rich) -> list[dict[str, Any]]:
     for span in spans:
         if not kept or span[0] >= kept[-1][1]:
             kept.append(span)
+    for start, end, _handle in detect_mentions(text):
+        if not _overlaps(kept, start, end):
+            kept.append((start, end, {"$type": _MENTION_TYPE, "did": None}))
     for start, end, tag in detect_tags(text):
         if not _overlaps(kept, start, end):
             kept.append((start, end, {"$type": _TAG_TYPE, "tag": tag}))

@@ -39,11 +39,13 @@ def thread_json(thread: Thread) -> dict[str, Any]:
         "lang": thread.lang,
         "cw": thread.cw,
         "image": {"path": thread.image, "alt": thread.alt} if thread.image else None,
+        "images": [{"path": p.path, "alt": p.alt} for p in thread.images],
         "card": (
             {
                 "uri": thread.card.uri,
                 "title": thread.card.title,
                 "description": thread.card.description,
+                "thumb": thread.images[0].path if thread.images else None,
             }
             if thread.card
             else None

@@ -197,6 +197,7 @@ class LinkCard:
     title: str
     description: str
     href: str | None  # None: not an http(s) link, so not clickable
+    thumb: Figure | None = None  # Bluesky, card_image = true: the first image in the card
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +208,9 @@ class Post:
     part: Part
     spans: list[Span]
     handle: str
-    figure: Figure | None
+    figure: Figure | None  # the first of `figures`
     card: LinkCard | None
+    figures: tuple[Figure, ...] = ()  # every image the post shows under its text
 
     @property
     def platform_name(self) -> str:
@@ -301,6 +303,8 @@ def _thread(thread: Thread, account: Any, images: dict[str, str]) -> ThreadView:
             )
         )
     handle = _handle(thread, account)
+    in_card = thread.platform == "bluesky" and thread.card is not None
+    figures = () if in_card else _figures(thread, images)
     posts = [
         Post(
             thread=thread,
@@ -311,8 +315,9 @@ def _thread(thread: Thread, account: Any, images: dict[str, str]) -> ThreadView:
                 else mastodon_spans(part.text)
             ),
             handle=handle,
-            figure=_figure(thread, images) if part.index == 0 and thread.image else None,
-            card=_card(thread) if part.index == 0 and thread.card else None,
+            figure=figures[0] if part.index == 0 and figures else None,
+            card=_card(thread, images) if part.index == 0 and thread.card else None,
+            figures=figures if part.index == 0 else (),
         )
         for part in thread.parts
     ]
@@ -327,14 +332,18 @@ def _handle(thread: Thread, account: Any) -> str:
     return PLATFORM_NAMES.get(thread.platform, thread.platform)
 
 
-def _figure(thread: Thread, images: dict[str, str]) -> Figure:
-    path = thread.image or ""
-    source = images.get(path)
-    if source is None:
-        source = images[path] = _data_uri(path)
-    return Figure(
-        source, thread.alt or "", blurred=thread.platform == "bluesky" and bool(thread.cw)
+def _figures(thread: Thread, images: dict[str, str]) -> tuple[Figure, ...]:
+    """Every image of the head post (the `images:` list, or the one `image:`)."""
+    pictures = [(p.path, p.alt) for p in thread.images] or (
+        [(thread.image, thread.alt or "")] if thread.image else []
     )
+    out = []
+    for path, alt in pictures:
+        source = images.get(path)
+        if source is None:
+            source = images[path] = _data_uri(path)
+        out.append(Figure(source, alt, blurred=thread.platform == "bluesky" and bool(thread.cw)))
+    return tuple(out)
 
 
 def _data_uri(path: str) -> str:
@@ -350,8 +359,11 @@ def _data_uri(path: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _card(thread: Thread) -> LinkCard:
+def _card(thread: Thread, images: dict[str, str] | None = None) -> LinkCard:
     card = thread.card
     assert card is not None
     host = urlsplit(card.uri).netloc
-    return LinkCard(host or card.uri, card.title, card.description, safe_href(card.uri))
+    thumb = None
+    if thread.images and images is not None:  # card_image = true: the first image is its thumb
+        thumb = _figures(thread, images)[0]
+    return LinkCard(host or card.uri, card.title, card.description, safe_href(card.uri), thumb)

@@ -17,10 +17,13 @@ HTTP answer other than 200 through `ANSWERS`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,10 +37,11 @@ from atproto_core.uri import AtUri
 
 from bot import __version__
 from bot.config import BlueskyAccount, Settings, read_secret
-from bot.content.images import inspect
 from bot.ledger.store import Remote, Row
+from bot.publishing import media
 from bot.publishing.publishers.base import (
     Context,
+    Engagement,
     Limits,
     PermanentError,
     Publisher,
@@ -53,7 +57,14 @@ REFRESH_MARGIN = 300  # seconds: refresh the access token when it expires sooner
 MAX_GRAPHEMES = 300  # app.bsky.feed.post text
 MAX_BYTES = 3000
 MAX_IMAGES = 4
+GET_POSTS_MAX = 25  # app.bsky.feed.getPosts: URIs per request
 _AUTH_ERRORS = {"ExpiredToken", "InvalidToken"}
+MENTION = "app.bsky.richtext.facet#mention"
+HANDLE_TTL = 24 * 3600  # seconds a resolved handle is trusted
+UNRESOLVED_TTL = 3600  # ... and an unresolved one: a retry soon after builds the same record
+_HANDLES_LOCK = threading.Lock()  # accounts publish on threads; one cache file
+
+log = logging.getLogger("thisday.publish")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +114,9 @@ class BlueskyPublisher(Publisher):
         self._clients: dict[str, httpx.Client] = {}
         self.session: dict[str, Any] = {}
         self.logins = 0  # for tests and metrics: logins are rate limited hard
+        self.handles_file = StateFolder(context.state_dir).handles
+        self._handles: dict[str, str | None] = {}  # resolved during this run
+        self._media: dict[tuple[str, media.Budget], media.Prepared] = {}
 
     # -- protocol ------------------------------------------------------------------------
 
@@ -193,6 +207,50 @@ class BlueskyPublisher(Publisher):
             remotes.append(self._remote(row, cid))
         return remotes
 
+    # -- retract and correct ------------------------------------------------------------------
+
+    def delete(self, rows: Sequence[Row]) -> None:
+        # One atomic request: followers never see part of a thread gone.
+        writes = [
+            {"$type": "com.atproto.repo.applyWrites#delete", "collection": POST, "rkey": row.key}
+            for row in rows
+        ]
+        if writes:
+            self._xrpc(
+                "POST",
+                "com.atproto.repo.applyWrites",
+                body={"repo": self.did, "writes": writes, "validate": True},
+            )
+
+    def existing(self, rows: Sequence[Row]) -> list[bool]:
+        return [self._get_record(row.key) is not None for row in rows]
+
+    def replace(self, old: Sequence[Row], new: Sequence[Row]) -> list[Remote]:
+        """The old thread's deletes and the new thread's creates in ONE applyWrites: followers
+        see the old thread or the new one, never neither or both."""
+        records = self._records(new, None, None, upload=True)
+        writes: list[dict[str, Any]] = [
+            {"$type": "com.atproto.repo.applyWrites#delete", "collection": POST, "rkey": row.key}
+            for row in old
+        ]
+        writes += [
+            {
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": POST,
+                "rkey": row.key,
+                "value": rec,
+            }
+            for row, (rec, _) in zip(new, records, strict=True)
+        ]
+        if len(writes) > MAX_WRITES:
+            raise PermanentError(f"{len(writes)} writes: more than one applyWrites can carry")
+        self._xrpc(
+            "POST",
+            "com.atproto.repo.applyWrites",
+            body={"repo": self.did, "writes": writes, "validate": True},
+        )
+        return [self._remote(row, cid) for row, (_, cid) in zip(new, records, strict=True)]
+
     # -- records ---------------------------------------------------------------------------
 
     @property
@@ -229,16 +287,20 @@ class BlueskyPublisher(Publisher):
                 "createdAt": row.created_at,
                 "langs": [payload["lang"]],
             }
-            if payload.get("facets"):
+            facets = self._resolved(payload["text"], payload.get("facets") or [])
+            if facets:
                 record["facets"] = [
-                    {"$type": "app.bsky.richtext.facet", **facet} for facet in payload["facets"]
+                    {"$type": "app.bsky.richtext.facet", **facet} for facet in facets
                 ]
             if parent_ref is not None and root_ref is not None:
                 record["reply"] = {"root": root_ref, "parent": parent_ref}
             embed = self._embed(payload, upload)
             if embed:
                 record["embed"] = embed
-                if payload.get("cw") and embed["$type"] == "app.bsky.embed.images":
+                shows_image = embed["$type"] == "app.bsky.embed.images" or bool(
+                    embed.get("external", {}).get("thumb")
+                )
+                if payload.get("cw") and shows_image:
                     record["labels"] = {
                         "$type": "com.atproto.label.defs#selfLabels",
                         "values": [{"val": "graphic-media"}],
@@ -252,36 +314,33 @@ class BlueskyPublisher(Publisher):
         return out
 
     def _embed(self, payload: dict[str, Any], upload: bool) -> dict[str, Any] | None:
-        image = payload.get("image")
-        if image:
-            path = Path(image["path"])
-            data = path.read_bytes()
-            info = inspect(path)
-            link = blob_cid(data)
-            blob: dict[str, Any] = {
-                "$type": "blob",
-                "ref": {"$link": link},
-                "mimeType": info.mime,
-                "size": len(data),
-            }
-            if upload:
-                # Blobs no record references are collected within minutes: upload every attempt.
-                answer = self._xrpc(
-                    "POST", "com.atproto.repo.uploadBlob", content=data, content_type=info.mime
-                )
-                if answer.get("blob", {}).get("ref", {}).get("$link") != link:
-                    raise PermanentError("the server stored the image under another CID")
-            return {
-                "$type": "app.bsky.embed.images",
-                "images": [
-                    {
-                        "alt": image.get("alt") or "",
-                        "image": blob,
-                        "aspectRatio": {"width": info.width, "height": info.height},
-                    }
-                ],
-            }
+        """One embed per post: the link card with the image as its thumbnail (card_image),
+        else the images, else the plain link card."""
         card = payload.get("card")
+        pictures = _pictures(payload)
+        if card and card.get("thumb"):
+            blob, _ = self._blob(card["thumb"], media.BLUESKY_THUMB, upload)
+            return {
+                "$type": "app.bsky.embed.external",
+                "external": {
+                    "uri": card["uri"],
+                    "title": card["title"],
+                    "description": card["description"],
+                    "thumb": blob,
+                },
+            }
+        if pictures:
+            images = []
+            for picture in pictures[:MAX_IMAGES]:
+                blob, prepared = self._blob(picture["path"], media.BLUESKY_IMAGE, upload)
+                images.append(
+                    {
+                        "alt": picture.get("alt") or "",
+                        "image": blob,
+                        "aspectRatio": {"width": prepared.width, "height": prepared.height},
+                    }
+                )
+            return {"$type": "app.bsky.embed.images", "images": images}
         if card:
             return {
                 "$type": "app.bsky.embed.external",
@@ -292,6 +351,94 @@ class BlueskyPublisher(Publisher):
                 },
             }
         return None
+
+    def _blob(
+        self, path: str, budget: media.Budget, upload: bool
+    ) -> tuple[dict[str, Any], media.Prepared]:
+        """The image as a blob reference (uploaded when `upload`): oriented, without metadata,
+        within `budget`. The same file gives the same bytes, so `find` gets the same CID."""
+        prepared = self._media.get((path, budget))
+        if prepared is None:
+            try:
+                prepared = self._media[(path, budget)] = media.prepare(path, budget)
+            except media.MediaError as exc:
+                raise PermanentError(f"image {Path(path).name}: {exc}") from None
+        link = blob_cid(prepared.data)
+        blob: dict[str, Any] = {
+            "$type": "blob",
+            "ref": {"$link": link},
+            "mimeType": prepared.mime,
+            "size": len(prepared.data),
+        }
+        if upload:
+            # Blobs no record references are collected within minutes: upload every attempt.
+            answer = self._xrpc(
+                "POST",
+                "com.atproto.repo.uploadBlob",
+                content=prepared.data,
+                content_type=prepared.mime,
+            )
+            if answer.get("blob", {}).get("ref", {}).get("$link") != link:
+                raise PermanentError("the server stored the image under another CID")
+        return blob, prepared
+
+    # -- mentions ----------------------------------------------------------------------------
+
+    def _resolved(self, text: str, facets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The facets with each mention's DID filled in; a mention whose handle does not
+        resolve is dropped (its text stays, plain) and the log says so."""
+        if not any(_is_open_mention(facet) for facet in facets):
+            return facets
+        encoded = text.encode("utf-8")
+        out = []
+        for facet in facets:
+            if not _is_open_mention(facet):
+                out.append(facet)
+                continue
+            index = facet["index"]
+            shown = encoded[index["byteStart"] : index["byteEnd"]].decode("utf-8", "replace")
+            handle = shown.removeprefix("@").lower()
+            did = self._resolve(handle)
+            if did is None:
+                log.warning(
+                    "@%s does not resolve to an account on %s: left as plain text",
+                    handle,
+                    self.session.get("pds") or self.account.server,
+                    extra={"account": self.context.name},
+                )
+                continue
+            out.append({**facet, "features": [{"$type": MENTION, "did": did}]})
+        return out
+
+    def _resolve(self, handle: str) -> str | None:
+        """The DID of `handle` (com.atproto.identity.resolveHandle on the account's PDS),
+        from the state folder's cache while it is fresh; None when it does not resolve."""
+        if handle in self._handles:
+            return self._handles[handle]
+        now = time.time()
+        with _HANDLES_LOCK:
+            cached = _read_handles(self.handles_file).get(handle)
+        if isinstance(cached, dict) and float(cached.get("until", 0)) > now:
+            did = cached.get("did")
+            self._handles[handle] = did if isinstance(did, str) else None
+            return self._handles[handle]
+        try:
+            answer = self._xrpc(
+                "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
+            )
+            found = answer.get("did")
+            did = found if isinstance(found, str) and found.startswith("did:") else None
+        except PermanentError:  # 400 "Unable to resolve handle": no such account
+            did = None
+        ttl = HANDLE_TTL if did else UNRESOLVED_TTL
+        with _HANDLES_LOCK:
+            known = _read_handles(self.handles_file)
+            known = {k: v for k, v in known.items() if float(v.get("until", 0)) > now}
+            known[handle] = {"did": did, "until": now + ttl}
+            with contextlib.suppress(OSError):  # a cache: an unwritable one costs a lookup
+                atomic_write(self.handles_file, json.dumps(known, sort_keys=True))
+        self._handles[handle] = did
+        return did
 
     def _get_record(self, rkey: str) -> dict[str, Any] | None:
         try:
@@ -304,6 +451,38 @@ class BlueskyPublisher(Publisher):
             if "RecordNotFound" in str(exc) or "Could not locate record" in str(exc):
                 return None
             raise
+
+    def engagement(self, rows: Sequence[Row]) -> list[Engagement | None]:
+        """`app.bsky.feed.getPosts` through the account's AppView (`appview`), 25 URIs per
+        request, without a session: counts are public, and logins are rate limited hard. A
+        post the AppView does not return is gone (None)."""
+        out: list[Engagement | None] = []
+        for start in range(0, len(rows), GET_POSTS_MAX):
+            chunk = rows[start : start + GET_POSTS_MAX]
+            uris = [row.uri for row in chunk if row.uri]
+            views: dict[str, dict[str, Any]] = {}
+            if uris:
+                answer = self._xrpc(
+                    "GET",
+                    "app.bsky.feed.getPosts",
+                    params={"uris": uris},
+                    auth=None,
+                    base=self.account.appview,
+                )
+                views = {str(v.get("uri")): v for v in answer.get("posts") or []}
+            for row in chunk:
+                view = views.get(row.uri or "")
+                out.append(
+                    None
+                    if view is None
+                    else Engagement(
+                        likes=int(view.get("likeCount") or 0),
+                        reposts=int(view.get("repostCount") or 0),
+                        replies=int(view.get("replyCount") or 0),
+                        quotes=int(view.get("quoteCount") or 0),
+                    )
+                )
+        return out
 
     # -- session -----------------------------------------------------------------------------
 
@@ -390,7 +569,7 @@ class BlueskyPublisher(Publisher):
         method: str,
         nsid: str,
         *,
-        params: dict[str, str] | None = None,
+        params: dict[str, str | list[str]] | None = None,
         body: dict[str, Any] | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
@@ -443,6 +622,29 @@ def _translate(exc: httpx.TransportError, nsid: str, url: str) -> PublishError:
             message = failure.message.format(nsid=nsid, host=_host(url), name=type(exc).__name__)
             return failure.error(message, maybe_sent=failure.maybe_sent)
     raise AssertionError("httpx.TransportError is in EXCEPTIONS")  # pragma: no cover
+
+
+def _pictures(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The head post's images: the "images" list, or the one "image" of older ledger rows."""
+    pictures = payload.get("images")
+    if isinstance(pictures, list) and pictures:
+        return pictures
+    return [payload["image"]] if payload.get("image") else []
+
+
+def _is_open_mention(facet: dict[str, Any]) -> bool:
+    features = facet.get("features") or []
+    return bool(features) and features[0].get("$type") == MENTION and not features[0].get("did")
+
+
+def _read_handles(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
 def record_cid(record: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,10 +35,11 @@ from mastodon import (
 
 from bot import __version__
 from bot.config import MastodonAccount, Settings, read_secret
-from bot.content.images import inspect
 from bot.ledger.store import Remote, Row
+from bot.publishing import media as images
 from bot.publishing.publishers.base import (
     Context,
+    Engagement,
     Limits,
     PermanentError,
     Publisher,
@@ -160,7 +162,7 @@ class MastodonPublisher(Publisher):
     def send(self, rows: Sequence[Row], parent: Row | None, root: Row | None) -> list[Remote]:
         (row,) = rows
         payload = row.payload
-        media_ids = [self._upload(payload["image"])] if payload.get("image") else None
+        media_ids = [self._upload(image) for image in _pictures(payload)] or None
         status = self._call(
             self.api.status_post,
             payload["text"],
@@ -183,6 +185,77 @@ class MastodonPublisher(Publisher):
         found = self._search(row, parent, sent_at)
         return [found] if found else None
 
+    def engagement(self, rows: Sequence[Row]) -> list[Engagement | None]:
+        """`GET /api/v1/statuses/:id` per part: favourites, boosts, replies (and quotes where
+        the server counts them); None for a status that is gone (404/410)."""
+        out: list[Engagement | None] = []
+        for row in rows:
+            if not row.remote_id:
+                out.append(None)
+                continue
+            try:
+                status = self.api.status(row.remote_id)
+            except MastodonNotFoundError:
+                out.append(None)
+                continue
+            except MastodonAPIError as exc:
+                if _status(exc) == 410:
+                    out.append(None)
+                    continue
+                raise self._translate(exc) from None
+            except MastodonError as exc:
+                raise self._translate(exc) from None
+            out.append(
+                Engagement(
+                    likes=_int(status.get("favourites_count")) or 0,
+                    reposts=_int(status.get("reblogs_count")) or 0,
+                    replies=_int(status.get("replies_count")) or 0,
+                    quotes=_int(status.get("quotes_count")) or 0,
+                )
+            )
+        return out
+
+    # -- retract and correct ------------------------------------------------------------------
+
+    def delete(self, rows: Sequence[Row]) -> None:
+        (row,) = rows
+        try:
+            self.api.status_delete(row.remote_id)
+        except MastodonNotFoundError:
+            return  # already gone: what a retraction wants
+        except MastodonError as exc:
+            raise self._translate(exc) from None
+
+    def existing(self, rows: Sequence[Row]) -> list[bool]:
+        out = []
+        for row in rows:
+            try:
+                self.api.status(row.remote_id)
+                out.append(True)
+            except MastodonNotFoundError:
+                out.append(False)
+            except MastodonError as exc:
+                raise self._translate(exc) from None
+        return out
+
+    def edit(self, row: Row, text: str, cw: str | None) -> Remote:
+        # PUT without media_ids removes the attachments (Mastodon's UpdateStatusService):
+        # keep the ones the status has.
+        current = self._call(self.api.status, row.remote_id)
+        media = [str(m["id"]) for m in current.get("media_attachments") or []] or None
+        status = self._call(
+            self.api.status_update,
+            row.remote_id,
+            text,
+            spoiler_text=cw or "",
+            media_ids=media,
+        )
+        return _remote(status)
+
+    def shows(self, row: Row, text: str) -> bool:
+        source = self._call(self.api.status_source, row.remote_id)
+        return _normalise(str(source.get("text") or "")) == _normalise(text)
+
     # -- helpers ---------------------------------------------------------------------------
 
     def refresh_instance(self) -> dict[str, Any]:
@@ -197,6 +270,9 @@ class MastodonPublisher(Publisher):
         info["max_characters"] = statuses.get("max_characters") or data.get("max_toot_chars")
         info["characters_reserved_per_url"] = statuses.get("characters_reserved_per_url")
         info["max_media_attachments"] = statuses.get("max_media_attachments")
+        attachments = config.get("media_attachments") or {}
+        info["image_size_limit"] = attachments.get("image_size_limit")
+        info["image_matrix_limit"] = attachments.get("image_matrix_limit")
         info["version"] = _plain_version(str(data.get("version") or ""))
         info["fetched_at"] = _now().isoformat()
         info = {k: v for k, v in info.items() if v is not None}
@@ -212,12 +288,18 @@ class MastodonPublisher(Publisher):
             # Mastodon.py picks /api/v2/media (202 + polling) only once it knows the version.
             self._call(self.api.retrieve_mastodon_version, fail_hard=True)
             self._versioned = True
-        info = inspect(path)
+        try:
+            # Oriented, without EXIF/XMP/comments (no GPS position leaves), within the
+            # instance's limits; the file itself is never sent as it is.
+            prepared = images.prepare(path, self._budget())
+        except images.MediaError as exc:
+            raise PermanentError(f"image {path.name}: {exc}") from None
         media = self._call(
             self.api.media_post,
-            str(path),
-            mime_type=info.mime,
+            io.BytesIO(prepared.data),
+            mime_type=prepared.mime,
             description=image.get("alt"),
+            file_name=f"image{prepared.extension}",
         )
         deadline = time.monotonic() + MEDIA_DEADLINE
         # 202: the server is still processing; `url` stays null until it is done.
@@ -230,6 +312,16 @@ class MastodonPublisher(Publisher):
             media = self._call(self.api.media, media["id"])
         self._media_cache[str(path)] = str(media["id"])
         return str(media["id"])
+
+    def _budget(self) -> images.Budget:
+        """Mastodon's image limits, the instance's own when its document said them."""
+        known = self._instance_known
+        default = images.MASTODON_IMAGE
+        return images.Budget(
+            _int(known.get("image_size_limit")) or default.max_bytes,
+            max_pixels=_int(known.get("image_matrix_limit")) or default.max_pixels,
+            animation=True,
+        )
 
     def _search(self, row: Row, parent: Row | None, since: dt.datetime | None) -> Remote | None:
         """Look for the part among the account's recent statuses (keys are long forgotten)."""
@@ -274,6 +366,14 @@ class MastodonPublisher(Publisher):
         if isinstance(reset, int | float) and reset > 0:
             return max(0.0, reset - time.time())
         return None
+
+
+def _pictures(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The head post's images: the "images" list, or the one "image" of older ledger rows."""
+    pictures = payload.get("images")
+    if isinstance(pictures, list) and pictures:
+        return pictures
+    return [payload["image"]] if payload.get("image") else []
 
 
 def _lookup(exc: BaseException) -> tuple[BaseException, Failure] | None:

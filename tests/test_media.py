@@ -207,3 +207,46 @@ def test_pillow_is_imported_only_for_images(tmp_path):
         cwd=ROOT,
     )
     assert "PIL True" in done.stderr  # `check` decodes the image in full (issue 13)
+
+
+# --- the HTML preview ------------------------------------------------------------------------
+
+
+def test_html_preview_shows_every_image_and_the_card_thumb(tmp_path):
+    import datetime as dt
+
+    from bot.tools import preview_html
+    from bot.tools.preview import preview
+    from bot.workspace import Workspace
+
+    config = write_config(
+        tmp_path,
+        accounts='[accounts.masto]\nplatform = "mastodon"\nserver = "https://m.example"\n'
+        'token_env = "T"\n\n[accounts.sky]\nplatform = "bluesky"\nserver = "https://b.example"\n'
+        'handle = "a.test"\npassword_env = "P"\ncard_image = true\n',
+    )
+    for name, size in (("a.png", (4, 3)), ("b.png", (5, 2))):
+        (tmp_path / "posts" / name).write_bytes(png(*size))
+    write_post(
+        tmp_path / "posts",
+        "p.md",
+        """
+        date: 1928-01-16
+        title: T
+        summary: S
+        link: https://example.org/x
+        images:
+          - {file: a.png, alt: First picture}
+          - {file: b.png, alt: Second picture}
+        """,
+        "Thanks @friend.test",
+    )
+    workspace = Workspace(config)
+    result = preview(workspace, dt.date(2027, 1, 16))
+    html = preview_html.page(result, workspace.settings)
+    mastodon, bluesky = html.split('data-platform="bluesky"', 1)
+    assert mastodon.count("data:image/png;base64,") == 2
+    assert "First picture" in mastodon and "Second picture" in mastodon
+    # Bluesky with card_image: one embed, the card, with the first image as its thumbnail.
+    assert bluesky.count("data:image/png;base64,") == 1 and 'class="card"' in bluesky
+    assert '<span class="mention">@friend.test</span>' in bluesky

@@ -3,6 +3,7 @@ hang, a silent drop or a leak. Each test builds its own fixtures."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -561,3 +562,120 @@ def test_import_copies_images_only_from_its_folder_and_never_widens_access(tmp_p
     assert copies[0].stat().st_mode & 0o777 == 0o600
     assert done.stdout.count("must be a file under the import file's folder") == 2, done.stdout
     shutil.rmtree(incoming)
+
+
+# -- 4: operator templates are bounded in time, size and recursion ---------------------------
+
+TWO_ACCOUNTS = (
+    '[accounts.m]\nplatform = "mastodon"\nserver = "https://x.org"\ntoken_env = "T"\n'
+    '[accounts.b]\nplatform = "bluesky"\nserver = "https://bsky.social"\n'
+    'handle = "a.bsky.social"\npassword_env = "P"\n'
+)
+BOMBS = {
+    "nested ranges": "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}"
+    "{% endfor %}",
+    "loops over the story": "{% for a in story * 100 %}{% for b in story * 100 %}{% endfor %}"
+    "{% endfor %}",
+    "string times a power": "{{ 'x' * 10**10 }}",
+    "a huge power": "{{ 10 ** (10 ** 10) }}",
+    "list times": "{{ ([1] * 10**9) | length }}",
+    "doubling with ~": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    "doubling with +": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    "doubling with a set block": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set b %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = b %}{% endfor %}",
+    "join method": "{% set ns = namespace(s='xx') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s.join([ns.s, ns.s, ns.s]) %}{% endfor %}",
+    "center filter": "{{ title | center(10**10) }}",
+    "ljust method": "{{ title.ljust(10**10) }}",
+    "indent filter": "{{ story | indent(10**10) }}",
+    "format filter width": "{{ '%10000000000s' | format(1) }}",
+    "percent star": "{{ '%*d' % (10**10, 1) }}",
+    "str.format width": "{{ '{:>10000000000}'.format(1) }}",
+    "replace amplifies": "{{ ('x' * 100000).replace('x', 'y' * 100000) }}",
+    "slice count": "{{ [1, 2] | slice(10**9) | list | length }}",
+    "output too long": "{% for i in range(100000) %}0123456789{% endfor %}",
+    "recursive macro": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+    "includes itself": "{% include 'thread.j2' %}",
+    "imports itself": "{% import 'thread.j2' as me with context %}",
+    "extends itself": "{% extends 'thread.j2' %}",
+}
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS), ids=list(BOMBS))
+def test_template_bombs_end_as_one_named_error(tmp_path, bomb):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shutil.copy(config_module.__file__.replace("config.py", "render/defaults/post.j2"), templates)
+    (templates / "thread.j2").write_text("{{ story }}\n" + BOMBS[bomb] + "\n", encoding="utf-8")
+    config = write_config(tmp_path, accounts=TWO_ACCOUNTS, templates=templates)
+    write_post(tmp_path / "posts", "01/good.md", GOOD, "A story.")
+    write_post(tmp_path / "posts", "01/other.md", GOOD.replace("16", "17"), "Another.")
+    code, lines = check(config)
+    assert code == 1
+    named = problem_lines(lines)
+    # Once, at the template's own line: not once per account or per post, never a traceback.
+    assert len(named) == 1, lines
+    assert named[0].startswith(f"{templates / 'thread.j2'}:2: error: template stopped: "), named
+    assert not any("Traceback" in line or "RecursionError" in line for line in lines)
+
+
+def test_ordinary_templates_render_as_before_in_the_bounded_sandbox():
+    import jinja2
+
+    from bot.render import sandbox
+
+    env = sandbox.BoundedEnvironment(undefined=jinja2.StrictUndefined)
+    source = (
+        "{% for t in tags %}{{ loop.index }}/{{ loop.length }} {{ t }} {% endfor %}"
+        "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ '%05d' % 3 }} {{ tags | join(',') }}"
+        " {{ 'a-b'.replace('-', '+') }}|{{ 'x' | center(5) }}|{{ '{:>4}'.format(7) }}"
+        " {{ [1, 2] + [3] }} {{ 'a' ~ 1 }}"
+    )
+    out = sandbox.render(env.from_string(source), dict(env.globals, tags=["a", "b"]))
+    assert out == "1/2 a 2/2 b ababab 1024 00003 a,b a+b|  x  |   7 [1, 2, 3] a1"
+
+
+def test_a_template_error_is_printed_once_not_once_per_account(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shutil.copy(config_module.__file__.replace("config.py", "render/defaults/post.j2"), templates)
+    (templates / "thread.j2").write_text("{{ story }}\n{{ story.nope() }}\n", encoding="utf-8")
+    config = write_config(tmp_path, accounts=TWO_ACCOUNTS, templates=templates)
+    write_post(tmp_path / "posts", "01/good.md", GOOD, "A story.")
+    code, lines = check(config)
+    assert code == 1 and len(problem_lines(lines)) == 1, lines
+
+
+# -- 8: a story that would need more than max_parts parts -------------------------------------
+
+
+@pytest.mark.parametrize("where", ["top", "account"])
+def test_a_story_over_max_parts_is_an_error_naming_the_file(tmp_path, where):
+    accounts = TWO_ACCOUNTS + ("max_parts = 4\n" if where == "account" else "")
+    config = write_config(
+        tmp_path, accounts=accounts, extra="max_parts = 4" if where == "top" else ""
+    )
+    story = "\n\n".join(f"Paragraph {n} says something true about the day." * 3 for n in range(8))
+    write_post(tmp_path / "posts", "01/long.md", GOOD, story)
+    write_post(tmp_path / "posts", "01/short.md", GOOD.replace("16", "17"), "A story.")
+    code, lines = check(config)
+    assert code == 1
+    named = problem_lines(lines)
+    assert named and all(line.startswith("posts/01/long.md:") for line in named), lines
+    assert any("more than max_parts = 4" in line for line in named), named
+    if where == "account":  # only the account that has the bound
+        assert all("'b'" in line for line in named), named
+
+    # At publish time the same render refuses it.
+    from bot.config import load
+    from bot.content.post import parse
+    from bot.render.renderer import Renderer, RenderError
+
+    settings = load(config)
+    raw = (tmp_path / "posts/01/long.md").read_bytes()
+    event = parse(raw, path="posts/01/long.md", default_id="01/long").event
+    assert event is not None
+    with pytest.raises(RenderError, match="max_parts"):
+        Renderer(settings).render(event, "b", dt.date(2027, 1, 16))

@@ -17,6 +17,7 @@ from bot.content.corpus import Entry, examine_file, read_post, store
 from bot.content.post import Event, Problem
 from bot.content.selection import next_posting_day
 from bot.render.renderer import DEFAULTS, Renderer, RenderError
+from bot.render.sandbox import STOPPED
 from bot.workspace import Workspace
 
 DAYS_IN_YEAR = 366
@@ -99,7 +100,48 @@ def fit_problems(renderer: Renderer, event: Event, today: dt.date) -> list[Probl
             problems.append(problem)
             continue
         problems.extend(Problem(event.path, event.line, "warning", note) for note in notes)
-    return problems
+    return list(dict.fromkeys(problems))  # a template failing alike on every account: once
+
+
+# An event every template can render: a bound hit here (time, size, recursion) is the
+# template's, whatever the post, so it is said once and no post is rendered.
+_PROBE = Event(
+    id="probe",
+    path="<probe>",
+    month=1,
+    day=16,
+    year=1928,
+    title="Trotsky exiled",
+    summary="Leon Trotsky is sent to Alma-Ata.",
+    story="He leaves Moscow by train.\n\nHe will never return.",
+    tags=("History",),
+    link="https://example.org/trotsky",
+)
+
+
+def bound_problems(renderer: Renderer, today: dt.date) -> list[Problem]:
+    """Templates that go past a bound on an ordinary event, each once at its own line."""
+    problems: list[Problem] = []
+    probed: set[tuple[Path | None, ...]] = set()
+    for account in renderer.accounts:
+        sources = tuple(renderer.sources(account).values())
+        if sources in probed:  # the same files went past no bound (or were reported)
+            continue
+        probed.add(sources)
+        try:
+            renderer.render(_PROBE, account, today)
+        except RenderError as exc:
+            if STOPPED in exc.problem.message:
+                message = exc.problem.message
+                problems.append(
+                    Problem(
+                        exc.problem.path,
+                        exc.problem.line,
+                        "error",
+                        message[message.index(STOPPED) :],
+                    )
+                )
+    return list(dict.fromkeys(problems))
 
 
 def examine_with_fit(root: str, rel: str) -> Entry:
@@ -129,6 +171,9 @@ def check(workspace: Workspace, progress: Callable[[int, int], None] | None = No
     report.problems.extend(template_problems)
     corpus = workspace.corpus
     fingerprint = ""
+    if not any(p.severity == "error" for p in template_problems) and renderer.accounts:
+        template_problems = bound_problems(renderer, workspace.settings.today())
+        report.problems.extend(template_problems)
     if not any(p.severity == "error" for p in template_problems) and renderer.accounts:
         _renderer, _today = renderer, workspace.settings.today()
         fingerprint = renderer.fingerprint()

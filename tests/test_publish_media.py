@@ -179,6 +179,19 @@ def test_mention_carries_the_did_of_another_account_and_an_unknown_handle_stays_
                 shown = value["text"].encode()[index["byteStart"] : index["byteEnd"]].decode()
                 found.append((shown, feature["did"]))
     assert found == [(f"@{friend.handle}", friend.did)]
-    # The DID is kept in the state folder with an expiry: a second lookup needs no request.
+    # The DID is kept in the state folder with an expiry: the next day needs no lookup.
     cache = (world.folder / "state" / "cache" / "handles.json").read_text()
     assert friend.did in cache
+    lookups = pds.faults.count("com.atproto.identity.resolveHandle")
+    assert lookups >= 2  # the friend and the unknown handle, once each
+    write_post(
+        world.folder / "posts",
+        "01/mention-again.md",
+        "date: 1928-01-18\ntitle: Another test event\nsummary: Again.",
+        f"Thanks again to @{friend.handle}.",
+    )
+    code, _, stderr = world.publish(day="2027-01-18")
+    assert code == 0, stderr
+    assert pds.faults.count("com.atproto.identity.resolveHandle") == lookups
+    again = [r for r in world.bsky_records() if friend.handle in r["value"]["text"]][-1]
+    assert [f["features"][0].get("did") for f in again["value"]["facets"]] == [friend.did]

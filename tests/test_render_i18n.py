@@ -18,7 +18,7 @@ from bot import config
 from bot import text as text
 from bot.content.post import Event
 from bot.render import frames, i18n
-from bot.render.renderer import Renderer, first_sentence
+from bot.render.renderer import Renderer, RenderError, first_sentence
 
 ACCOUNTS = """
 [accounts.masto]
@@ -266,7 +266,17 @@ def test_numbered_parts_always_fit_and_the_cheap_proof_agrees(
 ):
     r = _shared_renderer(tmp_path_factory)
     ev = event(story=_story(sentences, words), summary=" ".join(["word"] * summary_words))
-    thread = r.render(ev, platform, COMMON_28_FEB)
+    try:
+        thread = r.render(ev, platform, COMMON_28_FEB)
+    except RenderError as exc:  # more than max_parts: the proof must say so too
+        refused = exc.problem
+    else:
+        refused = None
+    if refused is not None:
+        with pytest.raises(RenderError) as proved:
+            r.prove_fit(ev, platform, COMMON_28_FEB)
+        assert proved.value.problem == refused
+        return
     for part in thread.parts:
         assert part.length <= part.limit
     if len(thread.parts) > 1:

@@ -483,15 +483,20 @@ class Renderer:
                 None if room.max_bytes is None else room.max_bytes - reserve,
                 room.url_weight,
             )
-            if room.limit < 1 or not text.fits(draft.head.text, room):
+            if room.limit < 1:
                 return self.render(event, account, day).notes
+        head_fits = text.fits(draft.head.text, room)
+        if draft.numbering and not head_fits:
+            return self.render(event, account, day).notes  # the head's split depends on the count
         if not all(_words_fit(t, room) for t in texts):
             return self.render(event, account, day).notes
         if _most_parts(texts, room) > self.settings.max_parts_for(account):
             return self.render(event, account, day).notes  # counts them exactly
-        if sum(len(_HASHTAG.findall(t)) for t in texts) > MAX_HASHTAGS:
+        # Counting "#" first is cheap: most posts have fewer than the limit in all.
+        if sum(t.count("#") for t in texts) > MAX_HASHTAGS and (
+            sum(len(_HASHTAG.findall(t)) for t in texts) > MAX_HASHTAGS
+        ):
             return self.render(event, account, day).notes
-        head_fits = text.fits(draft.head.text, room)
         return draft.notes if head_fits else (self._head_note(draft), *draft.notes)
 
     def _check_parts(self, event: Event, draft: _Draft, parts: int) -> None:

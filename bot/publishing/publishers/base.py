@@ -103,6 +103,17 @@ class Verified:
     new_login: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """What followers did with one post, as its server counts it right now. `replies`
+    includes our own next part of the thread (a reply too): `thisday stats` subtracts it."""
+
+    likes: int  # Mastodon favourites, Bluesky likes
+    reposts: int  # Mastodon boosts, Bluesky reposts
+    replies: int
+    quotes: int = 0  # Bluesky quotes; Mastodon's quotes where the server counts them
+
+
 class Publisher(Protocol):
     """One account on one network. Every method may raise `RetryableError` or
     `PermanentError`, never an SDK or transport exception."""
@@ -138,6 +149,11 @@ class Publisher(Protocol):
     ) -> list[Remote] | None:
         """After an uncertain attempt: the parts' remote ids if they exist, None if a resend
         is safe (they do not exist, or the server will deduplicate it)."""
+        ...
+
+    def engagement(self, rows: Sequence[Row]) -> list[Engagement | None]:
+        """Followers' response to these sent parts, one entry per row, None for a part the
+        server no longer has (deleted). Reads only: no login is spent, nothing is sent."""
         ...
 
     def close(self) -> None:

@@ -20,6 +20,8 @@ COMMANDS = {
     "import": "bot.cli.importer",
     "doctor": "bot.cli.doctor",
     "ledger": "bot.cli.ledger",
+    "retract": "bot.cli.retract",
+    "correct": "bot.cli.correct",
 }
 
 

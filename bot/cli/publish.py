@@ -19,6 +19,11 @@ from bot.cli.common import config_option, date_option, friendly_errors, json_opt
 @click.option(
     "--dry-run", is_flag=True, help="Show what would be published; no network, no ledger."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Publish a day that was retracted (thisday retract) again, as a new thread.",
+)
 @json_option
 @friendly_errors
 def command(
@@ -27,6 +32,7 @@ def command(
     posts_dir: str | None,
     accounts: tuple[str, ...],
     dry_run: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Publish the day's thread to every account (or one), exactly once.
@@ -40,7 +46,7 @@ def command(
       thisday publish --account bluesky --date 2027-01-16 --json
     """
     from bot import logs
-    from bot.publishing.pipeline import ALREADY, DRY_RUN, FAILED, Pipeline
+    from bot.publishing.pipeline import ALREADY, DRY_RUN, FAILED, RETRACTED, Pipeline
     from bot.publishing.publishers.base import PublishError
     from bot.workspace import Workspace
 
@@ -49,7 +55,7 @@ def command(
     day = day or workspace.settings.today()
     pipeline = Pipeline(workspace)
     try:
-        results = pipeline.publish(day, accounts or None, dry_run=dry_run)
+        results = pipeline.publish(day, accounts or None, dry_run=dry_run, force=force)
     except PublishError as exc:
         click.echo(f"thisday publish: {logs.redact(str(exc))}", err=True)
         sys.exit(2)
@@ -69,6 +75,8 @@ def command(
                 click.secho(f"✗ {label}: failed: {logs.redact(result.error or '')}", fg="red")
             elif result.status == ALREADY:
                 click.echo(f"= {label}: already published, nothing sent")
+            elif result.status == RETRACTED:
+                click.echo(f"= {label}: retracted, nothing sent (publish --force to post it again)")
             elif result.status == DRY_RUN:
                 click.echo(f"~ {label}: would publish {len(result.texts)} part(s)")
                 for n, text in enumerate(result.texts, 1):

@@ -91,9 +91,70 @@ MIGRATIONS: tuple[str, ...] = (
         seen        DOUBLE PRECISION NOT NULL   -- epoch seconds, the ledger's clock
     );
     """,
+    # 3: retractions and corrections of published threads (`thisday retract`/`correct`).
+    # Each run plans numbered steps (one request each: a Mastodon delete/edit/reply, or one
+    # Bluesky applyWrites) committed before the first request; a step goes planned →
+    # sending → done like a part. `retractions` marks the days never to publish again.
+    """
+    CREATE TABLE revisions (
+        day         TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        rev         INTEGER NOT NULL,           -- 1, 2, ... per day, account and event
+        step        INTEGER NOT NULL,           -- order of the requests within the revision
+        kind        TEXT NOT NULL,              -- retract | correct
+        op          TEXT NOT NULL,              -- delete | edit | create | reply | replace
+        platform    TEXT NOT NULL,
+        payload     TEXT NOT NULL,              -- JSON: targets, new texts, keys, stamps
+        state       TEXT NOT NULL DEFAULT 'planned'
+                    CHECK (state IN ('planned', 'sending', 'done', 'uncertain')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        planned_at  TEXT NOT NULL,
+        sending_at  TEXT,
+        done_at     TEXT,
+        result      TEXT,                       -- JSON: the remote ids and URLs it made
+        error       TEXT,
+        PRIMARY KEY (day, account, event_id, rev, step)
+    );
+    CREATE INDEX revisions_by_state ON revisions (state);
+    CREATE TABLE retractions (
+        day         TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        PRIMARY KEY (day, account)
+    );
+    """,
+    # 4: engagement snapshots (`thisday stats`): what followers did with each sent part, as
+    # its server counted it at `at`. Kept, never overwritten: trends survive a deleted post
+    # (`gone`) or a server that cannot be reached today.
+    """
+    CREATE TABLE engagement (
+        at          TEXT NOT NULL,              -- ISO UTC time of the fetch
+        day         TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        platform    TEXT NOT NULL,
+        likes       INTEGER NOT NULL DEFAULT 0,   -- Mastodon favourites, Bluesky likes
+        reposts     INTEGER NOT NULL DEFAULT 0,   -- Mastodon boosts, Bluesky reposts
+        replies     INTEGER NOT NULL DEFAULT 0,   -- as the server counts them (ours included)
+        quotes      INTEGER NOT NULL DEFAULT 0,
+        gone        INTEGER NOT NULL DEFAULT 0,   -- 1: the server no longer has the post
+        PRIMARY KEY (day, account, event_id, idx, at)
+    );
+    CREATE INDEX engagement_by_at ON engagement (at);
+    """,
 )
 
-TABLES = ("parts", "journal", "claims", "replicas")
+TABLES = (
+    "parts",
+    "journal",
+    "claims",
+    "replicas",
+    "revisions",
+    "retractions",
+    "engagement",
+)
 
 
 def now_utc() -> str:
@@ -143,6 +204,49 @@ class Row:
         return cls(**values)
 
 
+@dataclass(slots=True)
+class Step:
+    """One request of a retraction or correction (table `revisions`)."""
+
+    day: str
+    account: str
+    event_id: str
+    rev: int
+    step: int
+    kind: str  # retract | correct
+    op: str  # delete | edit | create | reply | replace
+    platform: str
+    payload: dict[str, Any]
+    state: str = "planned"  # planned | sending | done | uncertain
+    attempts: int = 0
+    planned_at: str = ""
+    sending_at: str | None = None
+    done_at: str | None = None
+    result: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_sql(cls, row: Mapping[str, Any]) -> Step:
+        values = dict(row)
+        values["payload"] = json.loads(values["payload"])
+        values["result"] = json.loads(values["result"]) if values.get("result") else None
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Revised:
+    """A retraction or correction as `status` shows it."""
+
+    day: str
+    account: str
+    event_id: str
+    rev: int
+    kind: str
+    steps: int
+    done: int
+    at: str  # when it was planned (ISO UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Remote:
     """Where a part now lives on its network."""
@@ -151,6 +255,49 @@ class Remote:
     uri: str | None = None  # at:// URI
     cid: str | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One part's engagement as fetched at `at` (table `engagement`, schema 4)."""
+
+    at: str  # ISO UTC
+    day: str
+    account: str
+    event_id: str
+    idx: int
+    platform: str
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+    gone: bool = False
+
+    @classmethod
+    def from_sql(cls, row: Mapping[str, Any]) -> Snapshot:
+        values = dict(row)
+        values["gone"] = bool(values["gone"])
+        return cls(**values)
+
+    def sql_values(self) -> tuple[Any, ...]:
+        return (
+            self.at,
+            self.day,
+            self.account,
+            self.event_id,
+            self.idx,
+            self.platform,
+            self.likes,
+            self.reposts,
+            self.replies,
+            self.quotes,
+            int(self.gone),
+        )
+
+
+ENGAGEMENT_COLUMNS = (
+    "at, day, account, event_id, idx, platform, likes, reposts, replies, quotes, gone"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +436,63 @@ class LedgerStore(Protocol):
     def replicas(self) -> list[ReplicaSeen]: ...
 
     def claims(self, day: str | None = None) -> list[ClaimSeen]: ...
+
+    # engagement snapshots (schema 4, `thisday stats`)
+
+    def sent_parts(
+        self, since: str | None = None, until: str | None = None, account: str | None = None
+    ) -> list[Row]: ...
+
+    def record_engagement(self, snapshots: Sequence[Snapshot]) -> None: ...
+
+    def engagement(
+        self, since: str | None = None, until: str | None = None, account: str | None = None
+    ) -> list[Snapshot]: ...
+
+    # retractions and corrections (schema 3)
+
+    def plan_revision(self, steps: Sequence[Step], *, retract: bool = False) -> None: ...
+
+    def revisions(self, day: str, account: str) -> list[Step]: ...
+
+    def mark_step(
+        self,
+        step: Step,
+        state: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    def finish_step(
+        self,
+        step: Step,
+        result: Sequence[Remote],
+        *,
+        drop: Sequence[int] = (),
+        put: Sequence[Row] = (),
+    ) -> None: ...
+
+    def steps_after_crash(self, day: str, account: str) -> list[Step]: ...
+
+    def retracted(self, day: str, account: str) -> bool: ...
+
+    def unretract(self, day: str, account: str) -> None: ...
+
+    def revised(self) -> list[Revised]: ...
+
+
+def remote_json(remote: Remote) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in (
+            ("id", remote.id),
+            ("uri", remote.uri),
+            ("cid", remote.cid),
+            ("url", remote.url),
+        )
+        if v is not None
+    }
 
 
 def group_threads(rows: Iterable[Row]) -> dict[str, list[Row]]:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.ledger.base import (
+    ENGAGEMENT_COLUMNS,
     MIGRATIONS,
     PLANNED,
     SENDING,
@@ -47,10 +48,14 @@ from bot.ledger.base import (
     LedgerUnavailable,
     Remote,
     ReplicaSeen,
+    Revised,
     Row,
+    Snapshot,
     State,
+    Step,
     group_threads,
     now_utc,
+    remote_json,
     statements,
 )
 
@@ -656,6 +661,248 @@ class PostgresLedger:
         )
         return str(row["detail"]) if row else None
 
+    # -- retractions and corrections (schema 3; see bot.ledger.store for the contract) ------
+
+    def plan_revision(self, steps: Sequence[Step], *, retract: bool = False) -> None:
+        at = now_utc()
+
+        def work(db: Connection[dict[str, Any]]) -> None:
+            inserted = 0
+            for step in steps:
+                step.planned_at = step.planned_at or at
+                cur = db.execute(
+                    "INSERT INTO revisions (day, account, event_id, rev, step, kind, op, platform,"
+                    " payload, state, attempts, planned_at) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, 'planned', 0, %s) ON CONFLICT DO NOTHING",
+                    (*_step_key(step), step.kind, step.op, step.platform,
+                     json.dumps(step.payload, ensure_ascii=False, sort_keys=True),
+                     step.planned_at),
+                )  # fmt: skip
+                inserted += cur.rowcount
+            for day, account in sorted({(s.day, s.account) for s in steps}):
+                if retract:
+                    db.execute(
+                        "INSERT INTO retractions (day, account, at) VALUES (%s, %s, %s)"
+                        " ON CONFLICT DO NOTHING",
+                        (day, account, at),
+                    )
+                if inserted:
+                    kind = "retract" if retract else "correct"
+                    count = sum(1 for s in steps if (s.day, s.account) == (day, account))
+                    _log(db, day, account, None, None, f"{kind}-planned", f"{count} steps")
+
+        self._run(work)
+
+    def revisions(self, day: str, account: str) -> list[Step]:
+        return self._run(
+            lambda db: [
+                Step.from_sql(r)
+                for r in db.execute(
+                    "SELECT * FROM revisions WHERE day = %s AND account = %s"
+                    " ORDER BY event_id, rev, step",
+                    (day, account),
+                )
+            ]
+        )
+
+    def mark_step(
+        self,
+        step: Step,
+        state: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        at = now_utc()
+        body = json.dumps(
+            payload if payload is not None else step.payload, ensure_ascii=False, sort_keys=True
+        )
+
+        def work(db: Connection[dict[str, Any]]) -> None:
+            if state == "sending":
+                db.execute(
+                    "UPDATE revisions SET state = 'sending', attempts = attempts + 1,"
+                    " sending_at = %s, payload = %s, error = NULL WHERE day = %s AND account = %s"
+                    " AND event_id = %s AND rev = %s AND step = %s",
+                    (at, body, *_step_key(step)),
+                )
+            else:
+                db.execute(
+                    "UPDATE revisions SET state = %s, error = %s WHERE day = %s AND account = %s"
+                    " AND event_id = %s AND rev = %s AND step = %s",
+                    (state, error, *_step_key(step)),
+                )
+            _log(
+                db,
+                step.day,
+                step.account,
+                step.event_id,
+                None,
+                f"{step.kind}-{state}",
+                f"step {step.step} {step.op}" + (f": {error}" if error else ""),
+            )
+
+        self._run(work)
+        if payload is not None:
+            step.payload = payload
+        if state == "sending":
+            step.attempts += 1
+            step.sending_at = at
+        step.state, step.error = state, error
+
+    def finish_step(
+        self,
+        step: Step,
+        result: Sequence[Remote],
+        *,
+        drop: Sequence[int] = (),
+        put: Sequence[Row] = (),
+    ) -> None:
+        at = now_utc()
+        found = [remote_json(r) for r in result]
+
+        def work(db: Connection[dict[str, Any]]) -> None:
+            db.execute(
+                "UPDATE revisions SET state = 'done', done_at = %s, result = %s, error = NULL"
+                " WHERE day = %s AND account = %s AND event_id = %s AND rev = %s AND step = %s",
+                (at, json.dumps(found), *_step_key(step)),
+            )
+            for idx in drop:
+                db.execute(
+                    "DELETE FROM parts WHERE day = %s AND account = %s AND event_id = %s"
+                    " AND idx = %s",
+                    (step.day, step.account, step.event_id, idx),
+                )
+            for row in put:
+                db.execute(
+                    "DELETE FROM parts WHERE day = %s AND account = %s AND event_id = %s"
+                    " AND idx = %s",
+                    _key(row),
+                )
+                db.execute(
+                    "INSERT INTO parts (day, event_id, account, idx, total, platform, payload,"
+                    " handle, created_at, state, attempts, planned_at, sending_at, sent_at,"
+                    " remote_id, uri, cid, url) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                    " 'sent', %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (row.day, row.event_id, row.account, row.idx, row.total, row.platform,
+                     json.dumps(row.payload, ensure_ascii=False, sort_keys=True), row.key,
+                     row.created_at, row.attempts, row.planned_at, row.sending_at, at,
+                     row.remote_id, row.uri, row.cid, row.url),
+                )  # fmt: skip
+            detail = ", ".join(r.get("url") or r.get("uri") or r.get("id") or "" for r in found)
+            _log(
+                db,
+                step.day,
+                step.account,
+                step.event_id,
+                None,
+                f"{step.kind}-done",
+                f"step {step.step} {step.op} {detail}".rstrip(),
+            )
+
+        self._run(work)
+        step.state, step.done_at, step.result = "done", at, found
+
+    def steps_after_crash(self, day: str, account: str) -> list[Step]:
+        def work(db: Connection[dict[str, Any]]) -> list[Step]:
+            steps = [
+                Step.from_sql(r)
+                for r in db.execute(
+                    "SELECT * FROM revisions WHERE day = %s AND account = %s"
+                    " AND state = 'sending' FOR UPDATE",
+                    (day, account),
+                )
+            ]
+            for step in steps:
+                db.execute(
+                    "UPDATE revisions SET state = 'uncertain' WHERE day = %s AND account = %s"
+                    " AND event_id = %s AND rev = %s AND step = %s",
+                    _step_key(step),
+                )
+                step.state = "uncertain"
+                _log(
+                    db,
+                    day,
+                    account,
+                    step.event_id,
+                    None,
+                    f"{step.kind}-uncertain",
+                    f"step {step.step} found in sending at start",
+                )
+            return steps
+
+        return self._run(work)
+
+    def retracted(self, day: str, account: str) -> bool:
+        return self._run(
+            lambda db: (
+                db.execute(
+                    "SELECT 1 FROM retractions WHERE day = %s AND account = %s", (day, account)
+                ).fetchone()
+                is not None
+            )
+        )
+
+    def unretract(self, day: str, account: str) -> None:
+        def work(db: Connection[dict[str, Any]]) -> None:
+            db.execute("DELETE FROM parts WHERE day = %s AND account = %s", (day, account))
+            db.execute("DELETE FROM retractions WHERE day = %s AND account = %s", (day, account))
+            _log(db, day, account, None, None, "unretracted", "publish --force")
+
+        self._run(work)
+
+    def revised(self) -> list[Revised]:
+        rows = self._run(
+            lambda db: db.execute(
+                "SELECT day, account, event_id, rev, kind, COUNT(*) AS steps,"
+                " SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS done,"
+                " MIN(planned_at) AS at FROM revisions"
+                " GROUP BY day, account, event_id, rev, kind ORDER BY day, account, event_id, rev"
+            ).fetchall()
+        )
+        return [
+            Revised(**{**dict(r), "steps": int(r["steps"]), "done": int(r["done"])}) for r in rows
+        ]
+
+    # -- engagement snapshots (schema 4; see bot.ledger.store) ---------------------------
+
+    def sent_parts(
+        self, since: str | None = None, until: str | None = None, account: str | None = None
+    ) -> list[Row]:
+        sql = "SELECT * FROM parts WHERE state = 'sent' AND day >= %s AND day <= %s"
+        args: list[Any] = [since or "0000", until or "9999"]
+        if account is not None:
+            sql += " AND account = %s"
+            args.append(account)
+        sql += " ORDER BY day, account, event_id, idx"
+        return self._run(lambda db: [Row.from_sql(r) for r in db.execute(sql, args)])
+
+    def record_engagement(self, snapshots: Sequence[Snapshot]) -> None:
+        if not snapshots:
+            return
+        marks = ", ".join(["%s"] * len(ENGAGEMENT_COLUMNS.split(",")))
+
+        def work(db: Connection[dict[str, Any]]) -> None:
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO engagement ({ENGAGEMENT_COLUMNS}) VALUES ({marks})"
+                    " ON CONFLICT (day, account, event_id, idx, at) DO NOTHING",
+                    [snapshot.sql_values() for snapshot in snapshots],
+                )
+
+        self._run(work)
+
+    def engagement(
+        self, since: str | None = None, until: str | None = None, account: str | None = None
+    ) -> list[Snapshot]:
+        sql = f"SELECT {ENGAGEMENT_COLUMNS} FROM engagement WHERE day >= %s AND day <= %s"
+        args: list[Any] = [since or "0000", until or "9999"]
+        if account is not None:
+            sql += " AND account = %s"
+            args.append(account)
+        sql += " ORDER BY at, day, account, event_id, idx"
+        return self._run(lambda db: [Snapshot.from_sql(r) for r in db.execute(sql, args)])
+
     # -- `thisday ledger migrate` --------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -727,6 +974,10 @@ def _one(cursor: Any) -> dict[str, Any]:
 
 def _key(row: Row) -> tuple[str, str, str, int]:
     return (row.day, row.account, row.event_id, row.idx)
+
+
+def _step_key(step: Step) -> tuple[str, str, str, int, int]:
+    return (step.day, step.account, step.event_id, step.rev, step.step)
 
 
 def _log(

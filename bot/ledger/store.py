@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.ledger.base import (
+    ENGAGEMENT_COLUMNS,
     MIGRATIONS,
     PLANNED,
     SENDING,
@@ -33,9 +34,13 @@ from bot.ledger.base import (
     NotALedger,
     Remote,
     ReplicaSeen,
+    Revised,
     Row,
+    Snapshot,
     State,
+    Step,
     now_utc,
+    remote_json,
     statements,
 )
 
@@ -424,6 +429,220 @@ class Ledger:
     def claims(self, day: str | None = None) -> list[ClaimSeen]:
         return []
 
+    # -- retractions and corrections (schema 3) ---------------------------------------------
+
+    def plan_revision(self, steps: Sequence[Step], *, retract: bool = False) -> None:
+        """Every step of a retraction or correction at once, before the first request; a
+        retraction also marks its days never to be published again."""
+        at = now_utc()
+        with self.transaction(durable=True) as db:
+            for step in steps:
+                step.planned_at = step.planned_at or at
+                db.execute(
+                    "INSERT INTO revisions (day, account, event_id, rev, step, kind, op, platform,"
+                    " payload, state, attempts, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " 'planned', 0, ?)",
+                    (*_step_key(step), step.kind, step.op, step.platform,
+                     json.dumps(step.payload, ensure_ascii=False, sort_keys=True),
+                     step.planned_at),
+                )  # fmt: skip
+            for day, account in sorted({(s.day, s.account) for s in steps}):
+                if retract:
+                    db.execute(
+                        "INSERT INTO retractions (day, account, at) VALUES (?, ?, ?)"
+                        " ON CONFLICT DO NOTHING",
+                        (day, account, at),
+                    )
+                kind = "retract" if retract else "correct"
+                count = sum(1 for s in steps if (s.day, s.account) == (day, account))
+                self._log(db, day, account, None, None, f"{kind}-planned", f"{count} steps")
+
+    def revisions(self, day: str, account: str) -> list[Step]:
+        return [
+            Step.from_sql(r)
+            for r in self.db.execute(
+                "SELECT * FROM revisions WHERE day = ? AND account = ?"
+                " ORDER BY event_id, rev, step",
+                (day, account),
+            )
+        ]
+
+    def mark_step(
+        self,
+        step: Step,
+        state: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """`sending` is committed (durably) before the request leaves, with the payload's
+        stamps fixed at the first attempt; `planned`/`uncertain` after a failed one."""
+        at = now_utc()
+        if payload is not None:
+            step.payload = payload
+        body = json.dumps(step.payload, ensure_ascii=False, sort_keys=True)
+        with self.transaction(durable=state == "sending") as db:
+            if state == "sending":
+                db.execute(
+                    "UPDATE revisions SET state = 'sending', attempts = attempts + 1,"
+                    " sending_at = ?, payload = ?, error = NULL"
+                    " WHERE day = ? AND account = ? AND event_id = ? AND rev = ? AND step = ?",
+                    (at, body, *_step_key(step)),
+                )
+                step.attempts += 1
+                step.sending_at = at
+            else:
+                db.execute(
+                    "UPDATE revisions SET state = ?, error = ?"
+                    " WHERE day = ? AND account = ? AND event_id = ? AND rev = ? AND step = ?",
+                    (state, error, *_step_key(step)),
+                )
+            step.state, step.error = state, error
+            self._log(db, step.day, step.account, step.event_id, None,
+                      f"{step.kind}-{state}", f"step {step.step} {step.op}"
+                      + (f": {error}" if error else ""))  # fmt: skip
+
+    def finish_step(
+        self,
+        step: Step,
+        result: Sequence[Remote],
+        *,
+        drop: Sequence[int] = (),
+        put: Sequence[Row] = (),
+    ) -> None:
+        """The step is done; in the same transaction, the thread's parts become what
+        followers now see (`drop`: part indexes gone; `put`: parts new or rewritten)."""
+        at = now_utc()
+        found = [remote_json(r) for r in result]
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE revisions SET state = 'done', done_at = ?, result = ?, error = NULL"
+                " WHERE day = ? AND account = ? AND event_id = ? AND rev = ? AND step = ?",
+                (at, json.dumps(found), *_step_key(step)),
+            )
+            for idx in drop:
+                db.execute(
+                    "DELETE FROM parts WHERE day = ? AND account = ? AND event_id = ? AND idx = ?",
+                    (step.day, step.account, step.event_id, idx),
+                )
+            for row in put:
+                db.execute(
+                    "DELETE FROM parts WHERE day = ? AND account = ? AND event_id = ? AND idx = ?",
+                    self._key(row),
+                )
+                db.execute(
+                    "INSERT INTO parts (day, event_id, account, idx, total, platform, payload,"
+                    " handle, created_at, state, attempts, planned_at, sending_at, sent_at,"
+                    " remote_id, uri, cid, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?,"
+                    " ?, ?, ?, ?, ?, ?)",
+                    (row.day, row.event_id, row.account, row.idx, row.total, row.platform,
+                     json.dumps(row.payload, ensure_ascii=False, sort_keys=True), row.key,
+                     row.created_at, row.attempts, row.planned_at, row.sending_at, at,
+                     row.remote_id, row.uri, row.cid, row.url),
+                )  # fmt: skip
+            step.state, step.done_at, step.result = "done", at, found
+            detail = ", ".join(r.get("url") or r.get("uri") or r.get("id") or "" for r in found)
+            self._log(
+                db,
+                step.day,
+                step.account,
+                step.event_id,
+                None,
+                f"{step.kind}-done",
+                f"step {step.step} {step.op} {detail}".rstrip(),
+            )
+
+    def steps_after_crash(self, day: str, account: str) -> list[Step]:
+        """Steps left `sending` by a process that died: their outcome is unknown."""
+        with self.transaction() as db:
+            steps = [
+                Step.from_sql(r)
+                for r in db.execute(
+                    "SELECT * FROM revisions WHERE day = ? AND account = ? AND state = 'sending'",
+                    (day, account),
+                )
+            ]
+            for step in steps:
+                db.execute(
+                    "UPDATE revisions SET state = 'uncertain'"
+                    " WHERE day = ? AND account = ? AND event_id = ? AND rev = ? AND step = ?",
+                    _step_key(step),
+                )
+                step.state = "uncertain"
+                self._log(
+                    db,
+                    day,
+                    account,
+                    step.event_id,
+                    None,
+                    f"{step.kind}-uncertain",
+                    f"step {step.step} found in sending at start",
+                )
+        return steps
+
+    def retracted(self, day: str, account: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM retractions WHERE day = ? AND account = ?", (day, account)
+            ).fetchone()
+            is not None
+        )
+
+    def unretract(self, day: str, account: str) -> None:
+        """`publish --force`: forget the retracted thread's parts (their history stays in
+        `revisions` and the journal) so the day is planned afresh."""
+        with self.transaction(durable=True) as db:
+            db.execute("DELETE FROM parts WHERE day = ? AND account = ?", (day, account))
+            db.execute("DELETE FROM retractions WHERE day = ? AND account = ?", (day, account))
+            self._log(db, day, account, None, None, "unretracted", "publish --force")
+
+    def revised(self) -> list[Revised]:
+        return [
+            Revised(**dict(r))
+            for r in self.db.execute(
+                "SELECT day, account, event_id, rev, kind, COUNT(*) AS steps,"
+                " SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS done,"
+                " MIN(planned_at) AS at FROM revisions"
+                " GROUP BY day, account, event_id, rev, kind ORDER BY day, account, event_id, rev"
+            )
+        ]
+
+    # -- engagement snapshots (schema 4, `thisday stats`) ------------------------------------
+
+    def sent_parts(
+        self, since: str | None = None, until: str | None = None, account: str | None = None
+    ) -> list[Row]:
+        """Sent parts of days from `since` to `until` (inclusive), in thread order."""
+        sql = "SELECT * FROM parts WHERE state = 'sent' AND day >= ? AND day <= ?"
+        args: list[Any] = [since or "0000", until or "9999"]
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        sql += " ORDER BY day, account, event_id, idx"
+        return [Row.from_sql(r) for r in self.db.execute(sql, args)]
+
+    def record_engagement(self, snapshots: Sequence[Snapshot]) -> None:
+        if not snapshots:
+            return
+        marks = ", ".join("?" * len(ENGAGEMENT_COLUMNS.split(",")))
+        with self.transaction() as db:
+            db.executemany(
+                f"INSERT OR IGNORE INTO engagement ({ENGAGEMENT_COLUMNS}) VALUES ({marks})",
+                [snapshot.sql_values() for snapshot in snapshots],
+            )
+
+    def engagement(
+        self, since: str | None = None, until: str | None = None, account: str | None = None
+    ) -> list[Snapshot]:
+        """Every snapshot of parts of days from `since` to `until`, oldest fetch first."""
+        sql = f"SELECT {ENGAGEMENT_COLUMNS} FROM engagement WHERE day >= ? AND day <= ?"
+        args: list[Any] = [since or "0000", until or "9999"]
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        sql += " ORDER BY at, day, account, event_id, idx"
+        return [Snapshot.from_sql(r) for r in self.db.execute(sql, args)]
+
     # -- helpers -------------------------------------------------------------------------
 
     @staticmethod
@@ -449,3 +668,7 @@ class Ledger:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now_utc(), day, account, event_id, idx, kind, detail),
         )
+
+
+def _step_key(step: Step) -> tuple[str, str, str, int, int]:
+    return (step.day, step.account, step.event_id, step.rev, step.step)

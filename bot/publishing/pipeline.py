@@ -59,18 +59,23 @@ class Outcome(StrEnum):
     ALREADY = "already-published"
     FAILED = "failed"
     DRY_RUN = "dry-run"
+    RETRACTED = "retracted"  # `thisday retract` took it down: not published again
 
 
-PUBLISHED, ALREADY, FAILED, DRY_RUN = (
+PUBLISHED, ALREADY, FAILED, DRY_RUN, RETRACTED = (
     Outcome.PUBLISHED,
     Outcome.ALREADY,
     Outcome.FAILED,
     Outcome.DRY_RUN,
+    Outcome.RETRACTED,
 )
 
 # Test hook: "STAGE:PLATFORM:INDEX" (stage sending|sent) kills this process with SIGKILL right
-# after that ledger commit, so tests can crash a real run between any two requests.
+# after that ledger commit, so tests can crash a real run between any two requests. With
+# CRASH_ONCE_ENV naming a file, only the first process of several to get there dies (it
+# creates the file, with its pid): replicas sharing the hook do not all crash in turn.
 CRASH_ENV = "THISDAY_TEST_CRASH"
+CRASH_ONCE_ENV = "THISDAY_TEST_CRASH_ONCE"
 
 OpenPublisher = Callable[[str, MastodonAccount | BlueskyAccount], Publisher]
 
@@ -179,17 +184,24 @@ class Pipeline:
     # -- entry points ------------------------------------------------------------------
 
     def publish(
-        self, day: dt.date, accounts: Sequence[str] | None = None, *, dry_run: bool = False
+        self,
+        day: dt.date,
+        accounts: Sequence[str] | None = None,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
     ) -> list[Result]:
         names = self._accounts(accounts)
         if dry_run:
             return self._dry_run(day, names)
         ledger = self.workspace.ledger(create=True)
         assert ledger is not None
+        names, skipped = self._retracted(ledger, day, names, force)
         if ledger.replicated:
-            return self._publish_replicated(ledger, day, names)  # type: ignore[arg-type]
+            return skipped + self._publish_replicated(ledger, day, names)  # type: ignore[arg-type]
         with ledger.publish_lock():
             plans, results = self._plan(ledger, day, names)
+            results = skipped + results
             workers = max(1, min(self.settings.workers, len(plans)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [
@@ -199,6 +211,23 @@ class Pipeline:
                 for future in futures:
                     results.extend(future.result())
         return results
+
+    def _retracted(
+        self, ledger: LedgerStore, day: dt.date, names: list[str], force: bool
+    ) -> tuple[list[str], list[Result]]:
+        """A retracted day (`thisday retract`) is never published again, unless `force`
+        (`publish --force`): then its old parts are forgotten and it is planned afresh."""
+        keep, skipped = [], []
+        for name in names:
+            if not ledger.retracted(day.isoformat(), name):
+                keep.append(name)
+            elif force:
+                ledger.unretract(day.isoformat(), name)
+                keep.append(name)
+            else:
+                platform = self.settings.accounts[name].platform
+                skipped.append(Result(name, platform, None, RETRACTED))
+        return keep, skipped
 
     def warm_up(self, accounts: Sequence[str] | None = None) -> dict[str, str | None]:
         """Open (or refresh) every account's connection ahead of time; account -> error."""
@@ -581,4 +610,12 @@ def _crash_point(stage: str, rows: Sequence[Row]) -> None:
         return
     want_stage, platform, index = spec.split(":")
     if stage == want_stage and any(r.platform == platform and str(r.idx) == index for r in rows):
+        once = os.environ.get(CRASH_ONCE_ENV)
+        if once:
+            try:
+                fd = os.open(once, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return  # another process crashed here already
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
         os.kill(os.getpid(), signal.SIGKILL)

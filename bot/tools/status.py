@@ -67,6 +67,21 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionSeen:
+    """A retraction or correction (`thisday retract`/`correct`) of one thread on one account."""
+
+    day: str
+    account: str
+    event: str
+    kind: str  # retract or correct
+    number: int  # 1, 2... per day, account and event
+    complete: bool  # every request done; False: the next run of the command finishes it
+    steps: int
+    done: int
+    at: str  # when it was planned (UTC)
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     now: str
     timezone: str
@@ -84,6 +99,8 @@ class StatusReport:
     ledger: str = "sqlite"
     replicas: list[ReplicaSeen] = dataclasses.field(default_factory=list)
     claims: list[ClaimSeen] = dataclasses.field(default_factory=list)
+    # Days retracted or corrected after publishing, oldest first.
+    revisions: list[RevisionSeen] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The `status --json` document (its field names are a contract)."""
@@ -96,6 +113,7 @@ class StatusReport:
         doc["failures"] = [r.as_json() for r in self.failures]
         doc["replicas"] = [dataclasses.asdict(r) for r in self.replicas]
         doc["claims"] = [dataclasses.asdict(c) for c in self.claims]
+        doc["revisions"] = [dataclasses.asdict(r) for r in self.revisions]
         return doc
 
 
@@ -113,6 +131,20 @@ def collect(workspace: Workspace, now: dt.datetime | None = None, recent: int = 
         journal = _journal(ledger, recent, schedule)
         replicas = ledger.replicas() if ledger else []
         claims = ledger.claims(today.isoformat()) if ledger else []
+        revisions = [
+            RevisionSeen(
+                r.day,
+                r.account,
+                r.event_id,
+                r.kind,
+                r.rev,
+                r.done == r.steps,
+                r.steps,
+                r.done,
+                r.at,
+            )
+            for r in (ledger.revised() if ledger else [])
+        ]
     finally:
         if ledger is not None:
             ledger.close()
@@ -134,6 +166,7 @@ def collect(workspace: Workspace, now: dt.datetime | None = None, recent: int = 
         ledger="postgresql" if settings.ledger else "sqlite",
         replicas=replicas,
         claims=claims,
+        revisions=revisions,
     )
 
 
@@ -231,6 +264,12 @@ def render(report: StatusReport) -> str:
                 else f"lease expired {-claim.expires_in:.0f} s ago"
             )
             lines.append(f"  claim {claim.account}: {claim.holder} (token {claim.token}, {lease})")
+    if report.revisions:
+        lines.append("retracted and corrected:")
+        for rev in report.revisions[-10:]:
+            what = "retracted" if rev.kind == "retract" else "corrected"
+            left = "" if rev.complete else f" — unfinished ({rev.done}/{rev.steps} steps)"
+            lines.append(f"  {rev.day}  {rev.account}  {rev.event}: {what}{left}")
     if report.recent:
         lines.append("last publishes:")
         for row in report.recent:

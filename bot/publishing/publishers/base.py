@@ -156,6 +156,30 @@ class Publisher(Protocol):
         server no longer has (deleted). Reads only: no login is spent, nothing is sent."""
         ...
 
+    # -- after publishing: `thisday retract` and `thisday correct` ---------------------------
+    # The defaults refuse: a network without that operation says so instead of pretending.
+
+    def delete(self, rows: Sequence[Row]) -> None:
+        """Delete these published parts; parts already gone are not an error. Bluesky: all
+        in ONE applyWrites; Mastodon: one status per call (`rows` holds one)."""
+        raise PermanentError(f"{self.platform}: deleting posts is not supported")
+
+    def existing(self, rows: Sequence[Row]) -> list[bool]:
+        """Whether each published part still exists (reconciling an uncertain delete)."""
+        raise PermanentError(f"{self.platform}: cannot look up posts")
+
+    def edit(self, row: Row, text: str, cw: str | None) -> Remote:
+        """Edit a published part in place (Mastodon); its replies stay attached."""
+        raise PermanentError(f"{self.platform} has no edits")
+
+    def shows(self, row: Row, text: str) -> bool:
+        """Whether the published part already reads `text` (reconciling an uncertain edit)."""
+        raise PermanentError(f"{self.platform} has no edits")
+
+    def replace(self, old: Sequence[Row], new: Sequence[Row]) -> list[Remote]:
+        """Delete `old` and create the thread `new` in ONE atomic request (Bluesky)."""
+        raise PermanentError(f"{self.platform}: cannot replace a thread atomically")
+
     def close(self) -> None:
         """Release HTTP clients and sessions. Idempotent."""
 

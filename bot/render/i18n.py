@@ -53,21 +53,13 @@ def year_label(frame: Frame, year: int | None) -> str:
     """ "1940", "44 BC", "AD 5"; "1940", "44 av. J.-C."; "1940年", "紀元前44年"."""
     if year is None:
         return ""
-    key = f"y {frame.era_before_ad:d} {year}"
-    return _remembered(
-        frame.locale, key, lambda: _year_label(frame.locale, frame.era_before_ad, year)
-    )
+    return _year_label(frame.locale, frame.era_before_ad, year)
 
 
 def event_date(frame: Frame, month: int, day: int, year: int | None) -> str:
     """The event's own date: "29 February 1940", "29 février 1940", "1940年2月29日"; without
     a year, the day and month ("29 February")."""
-    key = f"d {frame.era_before_ad:d} {frame.first_day} {month} {day} {year}"
-    return _remembered(
-        frame.locale,
-        key,
-        lambda: _event_date(frame.locale, frame.era_before_ad, frame.first_day, month, day, year),
-    )
+    return _event_date(frame.locale, frame.era_before_ad, frame.first_day, month, day, year)
 
 
 def years_ago_phrase(frame: Frame, years: int | None) -> str:
@@ -247,57 +239,90 @@ def _pattern(locale_name: str, skeleton: str, era_before: bool) -> Any:
     return parse_pattern(text)
 
 
-def _era(locale_name: str, year: int) -> str:
-    return str(_locale(locale_name).eras["abbreviated"][0 if year < 0 else 1])
-
-
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _year_label(locale_name: str, era_before_ad: bool, year: int) -> str:
     with_era = year < ERA_BELOW
     # English writes "AD 5" but "44 BC": only AD goes before the year.
-    pattern = _pattern(locale_name, "Gy" if with_era else "y", era_before_ad and year > 0)
-    return _apply(pattern, locale_name, 1, 1, year, "1")
+    fmt = _pattern_format(locale_name, "Gy" if with_era else "y", era_before_ad and year > 0)
+    return _format(fmt, locale_name, 1, 1, year, "1")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _event_date(
     locale_name: str, era_before_ad: bool, first: str, month: int, day: int, year: int | None
 ) -> str:
     if year is None:
-        pattern = _pattern(locale_name, "MMMMd", False)
+        fmt = _pattern_format(locale_name, "MMMMd", False)
     elif year < ERA_BELOW:
-        pattern = _pattern(locale_name, "GyMMMMd", era_before_ad and year > 0)
+        fmt = _pattern_format(locale_name, "GyMMMMd", era_before_ad and year > 0)
     else:
-        pattern = _pattern(locale_name, "long", False)
-    return _apply(pattern, locale_name, month, day, year, first)
+        fmt = _pattern_format(locale_name, "long", False)
+    return _format(fmt, locale_name, month, day, year, first)
 
 
-def _apply(
-    pattern: Any, locale_name: str, month: int, day: int, year: int | None, first: str
-) -> str:
-    era = _era(locale_name, year) if year is not None else ""
+# What a date needs from CLDR is a few patterns, month names and eras per locale: those are
+# what is remembered (on disk too), and dates are put together from them in Python. Babel's
+# general formatter costs ~0.1 ms a date, which a cold `check` of 50,000 events feels.
+
+
+def _pattern_format(locale_name: str, skeleton: str, era_before: bool) -> str:
+    """The pattern as a %-format over its fields ("%(d)s %(MMMM)s %(y)s")."""
+    return _remembered(
+        locale_name,
+        f"pattern {skeleton} {era_before:d}",
+        lambda: str(_pattern(locale_name, skeleton, era_before).format),
+    )
+
+
+def _era_name(locale_name: str, year: int) -> str:
+    index = 0 if year < 0 else 1
+    return _remembered(
+        locale_name,
+        f"era {index}",
+        lambda: str(_locale(locale_name).eras["abbreviated"][index]),
+    )
+
+
+_MONTH_WIDTHS = {
+    "MMMM": ("format", "wide"),
+    "MMM": ("format", "abbreviated"),
+    "LLLL": ("stand-alone", "wide"),
+    "LLL": ("stand-alone", "abbreviated"),
+}
+
+
+def _month_name(locale_name: str, key: str, month: int) -> str:
+    context, width = _MONTH_WIDTHS[key]
+    return _remembered(
+        locale_name,
+        f"month {key} {month}",
+        lambda: str(_locale(locale_name).months[context][width][month]),
+    )
+
+
+def _format(fmt: str, locale_name: str, month: int, day: int, year: int | None, first: str) -> str:
     shown = str(abs(year)) if year is not None else ""
-    keys = _keys(pattern.format)
+    keys = _keys(fmt)
     if keys <= _FAST:
-        # The fields long dates use, from tables built once per locale: Babel's general
-        # formatter costs ~0.1 ms a date, which a cold `check` of 50,000 events feels.
-        names = _month_names(locale_name)
-        values = {
-            "d": first if day == 1 else str(day),
-            "dd": f"{day:02d}",
-            "M": str(month),
-            "MM": f"{month:02d}",
-            "y": shown,
-            "yyyy": shown,
-            "G": era,
-            "GG": era,
-            "GGG": era,
-            **{width: table[month - 1] for width, table in names.items()},
-        }
-        return str(pattern.format % values).strip()
+        values: dict[str, str] = {}
+        for key in keys:
+            char = key[0]
+            if char == "d":
+                values[key] = (first if day == 1 else str(day)) if key == "d" else f"{day:02d}"
+            elif key in _MONTH_WIDTHS:
+                values[key] = _month_name(locale_name, key, month)
+            elif char == "M":
+                values[key] = str(month) if key == "M" else f"{month:02d}"
+            elif char == "y":
+                values[key] = shown
+            else:  # G: the era
+                values[key] = _era_name(locale_name, year) if year is not None else ""
+        return (fmt % values).strip()
+    # A field the tables do not cover: Babel's own formatter, with our year and era.
+    era = _era_name(locale_name, year) if year is not None else ""
     stand_in = dt.date(_STAND_IN_YEAR, month, day)
     fields = _formatter()(stand_in, _locale(locale_name), shown, era, first)
-    return str(pattern.format % fields).strip()
+    return str(fmt % fields).strip()
 
 
 _FAST = frozenset(
@@ -308,20 +333,6 @@ _FAST = frozenset(
 @functools.cache
 def _keys(pattern_format: str) -> frozenset[str]:
     return frozenset(re.findall(r"%\((\w+)\)s", pattern_format))
-
-
-@functools.cache
-def _month_names(locale_name: str) -> dict[str, tuple[str, ...]]:
-    months = _locale(locale_name).months
-    return {
-        key: tuple(str(months[context][width][m]) for m in range(1, 13))
-        for key, context, width in (
-            ("MMMM", "format", "wide"),
-            ("MMM", "format", "abbreviated"),
-            ("LLLL", "stand-alone", "wide"),
-            ("LLL", "stand-alone", "abbreviated"),
-        )
-    }
 
 
 @functools.cache

@@ -141,7 +141,6 @@ def context(
     numbering: bool = False,
 ) -> dict[str, Any]:
     """Everything a template can use (documented in the README)."""
-    frame = frames.frame(lang)
     fields = {
         "id": event.id,
         "title": event.title,
@@ -159,25 +158,34 @@ def context(
         "day": event.day,
     }
     tags = all_tags(event.tags, extra_tags or [])
-    ago = i18n.years_ago(event.year, day)
     return {
         "event": fields,
         **fields,
         "tags": tags,  # the event's, then the account's (`event.tags`: the event's own)
         "hashtags": " ".join(f"#{tag}" for tag in tags),
-        "year_label": i18n.year_label(frame, event.year),
-        "years_ago": ago,
-        "years_ago_phrase": i18n.years_ago_phrase(frame, ago),
-        "event_date": i18n.event_date(frame, event.month, event.day, event.year),
-        "on_its_day": i18n.on_its_day(event.month, event.day, day),
-        "opening": i18n.opening(frame, event.month, event.day, event.year, day),
+        **_dates(lang, event.month, event.day, event.year, day),
         "date": day,
-        "date_label": i18n.event_date(frame, event.month, event.day, None),
         "account": account,
         "platform": platform,
         "limit": limit,
         "link_card": link_card,
         "numbering": numbering,
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _dates(lang: str, month: int, day: int, year: int | None, posted: dt.date) -> dict[str, Any]:
+    """The date variables, the same for every account that posts the event that day."""
+    frame = frames.frame(lang)
+    ago = i18n.years_ago(year, posted)
+    return {
+        "year_label": i18n.year_label(frame, year),
+        "years_ago": ago,
+        "years_ago_phrase": i18n.years_ago_phrase(frame, ago),
+        "event_date": i18n.event_date(frame, month, day, year),
+        "on_its_day": i18n.on_its_day(month, day, posted),
+        "opening": i18n.opening(frame, month, day, year, posted),
+        "date_label": i18n.event_date(frame, month, day, None),
     }
 
 
@@ -473,9 +481,10 @@ class Renderer:
         room = draft.count_rules
         texts = [draft.head.text] + ([draft.story.text] if draft.story else [])
         if draft.numbering:
-            # Every part holds at least one word, so the words bound the count, and room for
-            # that count's number bounds the reserve any split would use.
-            most = 1 + sum(len(t.split()) for t in texts)
+            # The fewest parts never outnumber the words (each fits a part alone, checked
+            # below), and a text holds at most half its length plus one words: room for that
+            # many parts' number bounds the reserve any split would use.
+            most = 1 + sum(len(t) // 2 + 1 for t in texts)
             reserve = _suffix_width(most)
             room = text.Rules(
                 room.platform,

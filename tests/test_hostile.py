@@ -679,3 +679,53 @@ def test_a_story_over_max_parts_is_an_error_naming_the_file(tmp_path, where):
     assert event is not None
     with pytest.raises(RenderError, match="max_parts"):
         Renderer(settings).render(event, "b", dt.date(2027, 1, 16))
+
+
+# -- 10: doctor checks that the ledger opens ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database at all" * 100, "sqlite-other"],
+    ids=["garbage", "another program's database"],
+)
+def test_doctor_names_a_corrupt_or_foreign_ledger(tmp_path, content):
+    import sqlite3
+
+    config = site(tmp_path)
+    ledger = tmp_path / "state" / "ledger.sqlite"
+    ledger.parent.mkdir()
+    if isinstance(content, bytes):
+        ledger.write_bytes(content)
+    else:
+        with sqlite3.connect(ledger) as db:
+            db.execute("CREATE TABLE songs (title TEXT)")
+    done = thisday("doctor", "--config", str(config), cwd=tmp_path, timeout=60)
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("✗ ledger")]
+    assert "is not a thisday ledger" in line and "move it aside" in line, line
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert (
+        ledger.read_bytes()[:6] != b"" and not (tmp_path / "state" / "ledger.sqlite-wal").exists()
+    )
+
+
+def test_doctor_passes_a_good_ledger_and_names_an_unreachable_shared_one(tmp_path):
+    from bot.ledger.store import Ledger
+
+    config = site(tmp_path)
+    Ledger(tmp_path / "state" / "ledger.sqlite").close()
+    done = thisday("doctor", "--config", str(config), cwd=tmp_path, timeout=60)
+    assert any(x.startswith("✓ ledger") for x in done.stdout.splitlines()), done.stdout
+
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    config.write_text(
+        f'ledger = "postgresql://thisday@127.0.0.1:{port}/thisday"\n' + config.read_text()
+    )
+    done = thisday("doctor", "--config", str(config), cwd=tmp_path, timeout=60)
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("✗ ledger")]
+    assert f"cannot reach the shared ledger postgresql://thisday@127.0.0.1:{port}" in line, line
+    assert done.returncode == 1

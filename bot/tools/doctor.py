@@ -24,6 +24,7 @@ import zoneinfo
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot import config
 from bot.config import BlueskyAccount, ConfigError, MastodonAccount, Settings
@@ -100,6 +101,7 @@ def run(config_file: str | None = None) -> Iterator[Check]:
         ("config", _config_ok),
         ("timezone", _timezone),
         ("state", _state_folder),
+        ("ledger", _ledger),
         ("lock", _locks),
         ("credentials", _credentials),
         ("server", _servers),
@@ -236,6 +238,61 @@ def _state_folder(run: _Run) -> Iterator[Check]:
             f"{folder} does not exist and {parent} is not writable",
             f"create it: sudo install -d -o $(id -un) {folder}",
         )
+
+
+def _ledger(run: _Run) -> Iterator[Check]:
+    """The ledger opens: a corrupt or foreign state/ledger.sqlite, or a shared ledger that
+    does not answer, fails every publish (read only: doctor changes nothing)."""
+    settings = run.settings
+    if settings.ledger:
+        yield _shared_ledger(settings)
+        return
+    import sqlite3
+
+    path = settings.state_folder.ledger
+    if not path.exists():
+        yield passed("ledger", f"{path} does not exist yet; the first publish creates it")
+        return
+    fix = (
+        f"move it aside (mv {path} {path}.broken) so a new one is made, or point `state` at"
+        " the folder that holds the real one"
+    )
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as exc:
+        yield failed("ledger", f"{path} is not a thisday ledger ({exc})", fix)
+        return
+    if "parts" not in tables:
+        yield failed("ledger", f"{path} is not a thisday ledger (no parts table)", fix)
+        return
+    yield passed("ledger", f"{path} opens (schema version {version})")
+
+
+def _shared_ledger(settings: Settings) -> Check:
+    import psycopg
+
+    from bot.logs import redact
+
+    where = redact(settings.ledger or "")
+    try:
+        password = config.read_secret(
+            settings.ledger_password_env, settings.ledger_password_file, settings.base
+        )
+        extra: dict[str, Any] = {"password": password} if password else {}
+        with psycopg.connect(settings.ledger or "", connect_timeout=5, **extra) as conn:
+            conn.execute("SELECT 1")
+    except (psycopg.Error, ConfigError, OSError) as exc:
+        reason = redact(
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        return failed(
+            "ledger",
+            f"cannot reach the shared ledger {where}: {reason}",
+            "start PostgreSQL or fix `ledger` (and its password reference) in the config",
+        )
+    return passed("ledger", f"the shared ledger {where} answers")
 
 
 def _locks(run: _Run) -> Iterator[Check]:

@@ -22,6 +22,7 @@ COMMANDS = {
     "ledger": "bot.cli.ledger",
     "retract": "bot.cli.retract",
     "correct": "bot.cli.correct",
+    "stats": "bot.cli.stats",
 }
 
 

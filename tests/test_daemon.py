@@ -625,7 +625,7 @@ def test_hostile_files_beside_good_ones_are_logged_and_the_day_is_posted_on_time
         + "word " * 100_000,
         encoding="utf-8",
     )
-    (posts / "evil\x1b[31m\nposts/x.md:1: error: forged.md").write_text("---\n", encoding="utf-8")
+    (posts / "evil\x1b[31m\nx.md:1: error: forged.md").write_text("---\n", encoding="utf-8")
     daemon = Daemon(world, env={"NOTIFY_SOCKET": notifications.path})
     daemons.append(daemon)
     notifications.wait_for("READY=1")

@@ -38,6 +38,7 @@ class LiveWorkspace(Workspace):
         self._lock = threading.RLock()
         self._good: dict[str, Event] = {}  # post file (relative path) -> last valid version
         self._reported: dict[str, tuple[int, int]] = {}  # file -> signature already reported
+        self._scan_reported: set[Problem] = set()  # what the listing could not read, logged
         self.template_problems: list[Problem] = []
         self._templates_seen: tuple[object, ...] | None = None
 
@@ -67,6 +68,7 @@ class LiveWorkspace(Workspace):
             corpus = self.corpus
             corpus.refresh()
             corpus.save()
+            self._report_scan(corpus.scan_problems())
             keys = set(day_keys(day, self.settings.leap_day))
             fresh = corpus.read_for(keys)
             for rel, event in fresh.items():
@@ -101,6 +103,15 @@ class LiveWorkspace(Workspace):
                 if event.key not in wanted:
                     del self._good[rel]
             return counts[0] if counts else 0
+
+    def _report_scan(self, problems: list[Problem]) -> None:
+        """A link loop, an unreadable folder, a FIFO: logged once each while it lasts; every
+        other post is still read and published."""
+        current = set(problems)
+        for problem in problems:
+            if problem not in self._scan_reported:
+                log.error("%s; the other posts are still published", problem)
+        self._scan_reported = current
 
     def _report_invalid(self, rel: str, signature: tuple[int, int]) -> None:
         if self._reported.get(rel) == signature:

@@ -491,3 +491,60 @@ def test_stats_reports_exactly_what_a_second_account_did(
     assert mastodon.mock_faults.list() == [] or all(
         r.get("remaining") == 0 for r in mastodon.mock_faults.list()
     )
+
+
+def test_an_unreachable_server_keeps_the_last_numbers_and_the_bar_shows_on_a_terminal(
+    tmp_path: Path,
+) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    config = write_config(
+        tmp_path,
+        accounts="""
+        [accounts.masto]
+        platform = "mastodon"
+        server = "http://127.0.0.1:9"
+        token_env = "TEST_MASTODON_TOKEN"
+        """,
+        extra="[publishing]\nattempts = 2\nbackoff = 0.01\ntimeout = 2",
+    )
+    ledger = Ledger(tmp_path / "state" / "ledger.sqlite")
+    rows = sent(ledger, "2027-01-16", "trotsky", "masto", "mastodon")
+    ledger.record_engagement([snap("2027-01-17T09:00:00+00:00", rows[0], likes=5, reposts=2)])
+    ledger.close()
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "stats", "--json", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+            env={**os.environ, "TEST_MASTODON_TOKEN": "t"},
+            timeout=60,
+        )
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert done.returncode == 1
+    assert b"fetching [" in shown and b"100% 1/1" in shown
+    assert b"1 threads could not be fetched" in shown
+    data = json.loads(done.stdout)
+    (thread,) = data["threads"]
+    assert (thread["likes"], thread["reposts"], thread["gone"]) == (5, 2, False)
+    (failure,) = data["failures"]
+    assert failure["event_id"] == "trotsky" and "connection refused" in failure["error"]

@@ -434,6 +434,8 @@ class Renderer:
     def render(self, event: Event, account: str, day: dt.date) -> Thread:
         """The thread `account` would post for `event` on `day`. Raises RenderError."""
         draft = self._draft(event, account, day)
+        # A huge story is refused before it is split: splitting it would cost seconds.
+        self._check_parts(event, draft, _fewest_parts(draft), at_least=True)
         rules, platform = draft.rules, draft.platform
         try:
             head_parts, story_parts = self._split(draft)
@@ -508,7 +510,7 @@ class Renderer:
             return self.render(event, account, day).notes
         return draft.notes if head_fits else (self._head_note(draft), *draft.notes)
 
-    def _check_parts(self, event: Event, draft: _Draft, parts: int) -> None:
+    def _check_parts(self, event: Event, draft: _Draft, parts: int, at_least: bool = False) -> None:
         most = self.settings.max_parts_for(draft.account)
         if parts > most:
             raise RenderError(
@@ -516,7 +518,8 @@ class Renderer:
                     event.path,
                     event.story_line,
                     "error",
-                    f"the thread needs {parts} parts on {draft.account!r}, more than"
+                    f"the thread needs {'at least ' if at_least else ''}{parts} parts on"
+                    f" {draft.account!r}, more than"
                     f" max_parts = {most}: shorten the story (or raise max_parts)",
                 )
             )
@@ -689,6 +692,14 @@ def _words_fit(body: str, rules: text.Rules) -> bool:
 @functools.cache
 def _longer_word(limit: int) -> re.Pattern[str]:
     return re.compile(rf"\S{{{limit + 1},}}")
+
+
+def _fewest_parts(draft: _Draft) -> int:
+    """A lower bound on the parts of the split: each part holds at most the limit, and a
+    cut drops at most a paragraph break."""
+    room = draft.count_rules.limit + 2
+    bodies = [draft.head.text] + ([draft.story.text] if draft.story else [])
+    return sum(-(-text.length(body, draft.count_rules) // room) for body in bodies)
 
 
 def _most_parts(texts: list[str], rules: text.Rules) -> int:

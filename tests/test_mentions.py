@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from atproto_client.utils import detect_mentions as sdk_mentions
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from text_oracles import flat
 
@@ -158,6 +158,7 @@ def test_mention_facets_are_the_sdk_mentions_outside_links(text: str) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(text=texts)
+@example(text="@alice.bsky.social @b.social.-word example.org/(@a.io) ")  # no space after "."
 def test_a_split_never_cuts_a_mention(text: str) -> None:
     rules = Rules("bluesky", 40, 3000)
     rich = prepare(text, rules)

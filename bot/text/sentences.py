@@ -71,6 +71,11 @@ def sentence_ends(text: str, lang: str | None = None) -> tuple[tuple[int, int], 
         if _EXCEPTION.search(sentence):
             continue
         cut = found["start_index"] + len(sentence.rstrip())
+        if cut == resume:
+            # No space after the stop ("v1.2", "@b.social.-word"): not a place to end a part
+            # (cutting there could even turn the rest into a link or a mention). Full-width
+            # stops, which need no space, are added below.
+            continue
         ends.append((cut, resume))
     if not text.isascii():
         have = {cut for cut, _ in ends}

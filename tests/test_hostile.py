@@ -574,7 +574,7 @@ TWO_ACCOUNTS = (
 BOMBS = {
     "nested ranges": "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}"
     "{% endfor %}",
-    "loops over the story": "{% for a in story * 100 %}{% for b in story * 100 %}{% endfor %}"
+    "loops over the story": "{% for a in story * 10000 %}{% for b in story * 10000 %}{% endfor %}"
     "{% endfor %}",
     "string times a power": "{{ 'x' * 10**10 }}",
     "a huge power": "{{ 10 ** (10 ** 10) }}",

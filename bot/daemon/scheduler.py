@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -153,6 +154,20 @@ class Runner:
         ledger = self.ledger()
         return ledger is not None and ledger.complete(day.isoformat(), account)
 
+    def _completeness(self, today: dt.date) -> Callable[[dt.date, str], bool]:
+        """`complete` for `decide`; on a shared ledger today's answers come from one query
+        for all accounts (a round trip per account adds up at a slot with dozens)."""
+        ledger = self.ledger()
+        batch = getattr(ledger, "complete_accounts", None)
+        if batch is None:
+            return self.complete
+        done: set[str] = batch(today.isoformat(), self.accounts())
+
+        def complete(day: dt.date, account: str) -> bool:
+            return account in done if day == today else self.complete(day, account)
+
+        return complete
+
     # -- publishing -----------------------------------------------------------------------
 
     def publish_now(self, reason: str) -> list[Result]:
@@ -186,7 +201,7 @@ class Runner:
 
         now = utcnow()
         schedule = self.schedule
-        decision = decide(schedule, now, self.accounts(), self.complete)
+        decision = decide(schedule, now, self.accounts(), self._completeness(schedule.today(now)))
         if decision.day is None:
             log.info("nothing to publish (%s): %s", reason, decision.why)
             return []
@@ -313,11 +328,19 @@ class Runner:
             log.info("warm-up (%s): %d event(s) for %s", reason, count, today.isoformat())
             if self.dry_run:
                 return
+            began = time.monotonic()
             with self.deadline(until) if until else contextlib.nullcontext():
                 outcome = self.pipeline.warm_up()
             for account, error in outcome.items():
                 if error:
                     log.warning("%s: cannot connect ahead of time: %s", account, error)
+            log.info(
+                "warm-up (%s) done: %d of %d account(s) connected in %.2f s",
+                reason,
+                sum(error is None for error in outcome.values()),
+                len(outcome),
+                time.monotonic() - began,
+            )
         except Exception:
             log.exception("warm-up (%s) failed", reason)
         finally:

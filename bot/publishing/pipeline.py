@@ -230,18 +230,33 @@ class Pipeline:
         return keep, skipped
 
     def warm_up(self, accounts: Sequence[str] | None = None) -> dict[str, str | None]:
-        """Open (or refresh) every account's connection ahead of time; account -> error."""
-        outcome: dict[str, str | None] = {}
-        for name in self._accounts(accounts):
+        """Open (or refresh) every account's connection ahead of time, on the worker pool
+        (each is a few requests, network-bound); with a shared ledger, open as many ledger
+        connections as the slot's workers will use. Account -> error."""
+        names = self._accounts(accounts)
+
+        def one(name: str) -> str | None:
             try:
                 publisher = self._publishers.get(name)
                 if publisher is None:
                     self._publisher(name)
                 else:
                     self._retrying(publisher.open, what=f"refreshing {name}")
-                outcome[name] = None
+                return None
             except PublishError as exc:
-                outcome[name] = str(exc)
+                return str(exc)
+            except Exception as exc:  # one account's bug must not cut the others' warm-up
+                log.exception("warming up %s failed", name)
+                return f"unexpected error: {exc}"
+
+        workers = max(1, min(self.settings.workers, len(names)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcome = dict(zip(names, pool.map(one, names), strict=True))
+        if self.settings.ledger and names:
+            ledger = self.workspace.ledger(create=True)
+            warm = getattr(ledger, "warm", None)
+            if warm is not None:
+                warm(workers + 1)  # + the slot loop's own
         return outcome
 
     def close(self) -> None:
@@ -352,7 +367,8 @@ class Pipeline:
                 while not self.stop.is_set():
                     for future in [f for f in running if f.done()]:
                         finish(future)
-                    left = [n for n in names if n not in tried and not ledger.complete(iso, n)]
+                    done = ledger.complete_accounts(iso, [n for n in names if n not in tried])
+                    left = [n for n in names if n not in tried and n not in done]
                     if not left and not running:
                         break
                     waiting = [n for n in left if n not in held]
@@ -475,18 +491,30 @@ class Pipeline:
         threads: list[list[Row]],
         claim: Claim | None = None,
     ) -> list[Result]:
-        platform = self.settings.accounts[name].platform
         try:
-            crashed = ledger.uncertain_after_crash(day.isoformat(), name, claim=claim)
-            if crashed:
-                log.warning(
-                    "%s: %d part(s) were in flight when a previous run stopped; checking them",
-                    name,
-                    len(crashed),
-                )
-                threads = list(ledger.threads(day.isoformat(), name).values())
+            return self._deliver_threads(ledger, day, name, threads, claim)
         finally:
-            ledger.close()  # connections are per thread; this one ends with the thread
+            # Connections are per thread: this one is done (kept open for the whole account,
+            # not reopened per thread; PostgreSQL keeps it for the next worker).
+            ledger.close()
+
+    def _deliver_threads(
+        self,
+        ledger: LedgerStore,
+        day: dt.date,
+        name: str,
+        threads: list[list[Row]],
+        claim: Claim | None = None,
+    ) -> list[Result]:
+        platform = self.settings.accounts[name].platform
+        crashed = ledger.uncertain_after_crash(day.isoformat(), name, claim=claim)
+        if crashed:
+            log.warning(
+                "%s: %d part(s) were in flight when a previous run stopped; checking them",
+                name,
+                len(crashed),
+            )
+            threads = list(ledger.threads(day.isoformat(), name).values())
         results = []
         for rows in threads:
             event_id = rows[0].event_id if rows else None
@@ -516,8 +544,6 @@ class Pipeline:
                         [part_json(r) for r in rows if r.state == SENT],
                     )
                 )
-            finally:
-                ledger.close()
         return results
 
     def _deliver_thread(

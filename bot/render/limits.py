@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,20 @@ def load_instances(state_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
+# Accounts open concurrently (the worker pool): one read-modify-write of the file at a time.
+_SAVING = threading.Lock()
+
+
 def save_instance(state_dir: Path, server: str, info: dict[str, Any]) -> None:
-    data = load_instances(state_dir)
-    if data.get(server) == info:
-        return
-    data[server] = info
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state_dir / f"{INSTANCE_FILE}.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, state_dir / INSTANCE_FILE)
+    with _SAVING:
+        data = load_instances(state_dir)
+        if data.get(server) == info:
+            return
+        data[server] = info
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / f"{INSTANCE_FILE}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, state_dir / INSTANCE_FILE)
 
 
 def rules_for(

@@ -29,6 +29,7 @@ EVERY_CHECK = [
     "config",
     "timezone",
     "state",
+    "ledger",
     "lock",
     "credentials masto",
     "credentials sky",

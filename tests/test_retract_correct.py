@@ -7,14 +7,23 @@ correction reply under the head, and no second copy of anything."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from test_publish import DAY, World, preview_parts, world  # noqa: F401 (the fixture)
+import test_daemon as daemon_tests
+from loopback import free_port
+from support import thisday, write_config, write_post
+from test_daemon import daemons  # noqa: F401 (the fixture)
+from test_publish import DAY, STORY, World, preview_parts, world  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.servers
 
@@ -334,3 +343,276 @@ def test_bluesky_write_committed_but_answer_lost(world: World, pds_faults, comma
             p["text"] for p in preview_parts(world, "sky")
         ]
         assert not {r["uri"] for r in records} & {p["uri"] for p in first["sky"]["parts"]}
+
+
+# -- what a follower sees through the AppView (the full dev-env network) --------------------------
+
+
+def network_world(tmp_path: Path, atproto_network) -> tuple[World, Any]:
+    """The Trotsky day on one Bluesky account of the full network (PLC + PDS + AppView), and
+    a second account that follows it and reads through the AppView as followers do."""
+    from atproto import Client
+
+    author = atproto_network.new_account()
+    follower = atproto_network.new_account()
+    write_config(
+        tmp_path,
+        accounts=f"""
+        [accounts.sky]
+        platform = "bluesky"
+        server = "{atproto_network.pds_url}"
+        handle = "{author.handle}"
+        password_env = "TEST_BSKY_PASSWORD"
+        appview = "{atproto_network.appview_url}"
+        """,
+        extra="""
+        [publishing]
+        backoff = 0.05
+        max_backoff = 0.2
+        timeout = 10
+        """,
+    )
+    write_post(
+        tmp_path / "posts",
+        "01/trotsky.md",
+        """
+        date: 1928-01-16
+        title: Stalin sends Trotsky into internal exile
+        summary: The Soviet leadership deported Leon Trotsky from Moscow to Alma-Ata.
+        tags: [history, SovietUnion]
+        lang: en
+        id: trotsky-exile
+        """,
+        STORY,
+    )
+    world = World(
+        folder=tmp_path,
+        config=tmp_path / "thisday.toml",
+        env={"TEST_BSKY_PASSWORD": author.password},
+        mastodon_url="",
+        mastodon_token="",
+        bsky_handle=author.handle,
+        bsky_did=author.did,
+        pds_url=atproto_network.pds_url,
+    )
+    reader = Client(base_url=atproto_network.pds_url)
+    deadline = time.monotonic() + 30
+    while True:  # login reads the new account's profile, which the AppView indexes a bit later
+        try:
+            reader.login(follower.handle, follower.password)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    reader.follow(author.did)
+    return world, reader
+
+
+def thread_view(reader: Any, uri: str) -> Any:
+    """getPostThread of `uri` as the follower: the thread, or "notFound" (the AppView answers
+    a deleted root with an error NotFound, or a notFoundPost node)."""
+    from atproto_client.exceptions import BadRequestError
+
+    try:
+        thread = reader.get_post_thread(uri, depth=20).thread
+    except BadRequestError as exc:
+        content = getattr(exc.response, "content", None)
+        if getattr(content, "error", None) == "NotFound":
+            return "notFound"
+        raise
+    if getattr(thread, "not_found", False):
+        return "notFound"
+    return thread
+
+
+def poll(reader: Any, uri: str, ready: Callable[[Any], bool], what: str) -> Any:
+    deadline = time.monotonic() + 60
+    while True:  # the AppView indexes the firehose asynchronously
+        try:
+            view = thread_view(reader, uri)
+        except Exception as exc:  # not indexed yet
+            view = exc
+        if not isinstance(view, Exception) and ready(view):
+            return view
+        if time.monotonic() > deadline:
+            pytest.fail(f"the AppView did not show {what} in time: {view}")
+        time.sleep(0.3)
+
+
+def chain(thread: Any, skip: str = "") -> list[Any]:
+    """The posts of a thread from its head down its chain of own parts (not `skip`'s reply)."""
+    posts = []
+    node = thread
+    while node is not None:
+        posts.append(node.post)
+        replies = [
+            r for r in node.replies or [] if not (skip and r.post.record.text.startswith(skip))
+        ]
+        assert len(replies) <= 1, "the parts must form one chain"
+        node = replies[0] if replies else None
+    return posts
+
+
+@pytest.mark.network
+def test_the_correction_reply_is_in_the_thread_followers_read(tmp_path: Path, atproto_network):
+    world, reader = network_world(tmp_path, atproto_network)
+    first = published(world)["sky"]["parts"]
+    head = first[0]["uri"]
+    poll(reader, head, lambda t: t != "notFound" and len(chain(t)) == len(first), "the thread")
+
+    edit_story(world, "He lived a year in Alma-Ata", "He lived nearly a year in Alma-Ata")
+    code, doc = run_json(world, "correct", "--date", DAY)
+    assert code == 0, doc
+    (result,) = doc["results"]
+    assert result["status"] == "corrected"
+
+    def corrected(thread: Any) -> bool:
+        return thread != "notFound" and any(
+            r.post.record.text.startswith("Correction: ") for r in thread.replies or []
+        )
+
+    thread = poll(reader, head, corrected, "the correction reply")
+    (reply,) = [r.post for r in thread.replies if r.post.record.text.startswith("Correction: ")]
+    assert reply.author.did == world.bsky_did
+    assert "He lived nearly a year in Alma-Ata" in reply.record.text
+    assert reply.record.reply.root.uri == head and reply.record.reply.parent.uri == head
+    assert reply.record.reply.parent.cid == first[0]["cid"]
+    assert reply.record.langs == ["en"]
+    # The thread itself is untouched: the same posts, in the same chain, as first published.
+    assert [p.uri for p in chain(thread, skip="Correction: ")] == [p["uri"] for p in first]
+    # The ledger's record of the reply is the one followers see.
+    assert any(p.get("uri") == reply.uri for p in result["parts"])
+
+
+@pytest.mark.network
+def test_replace_shows_the_new_thread_and_the_old_head_is_gone(tmp_path: Path, atproto_network):
+    world, reader = network_world(tmp_path, atproto_network)
+    old = published(world)["sky"]["parts"]
+    poll(reader, old[0]["uri"], lambda t: t != "notFound" and len(chain(t)) == len(old), "it")
+
+    edit_story(world, "He lived a year in Alma-Ata", "He lived nearly a year in Alma-Ata")
+    expected = preview_parts(world, "sky")
+    code, doc = run_json(world, "correct", "--date", DAY, "--replace")
+    assert code == 0, doc
+    (result,) = doc["results"]
+    assert result["status"] == "corrected"
+    new_head = result["parts"][0]["uri"]
+    assert new_head != old[0]["uri"]
+
+    thread = poll(
+        reader,
+        new_head,
+        lambda t: t != "notFound" and len(chain(t)) == len(expected),
+        "the new thread",
+    )
+    posts = chain(thread)
+    assert [p.record.text for p in posts] == [p["text"] for p in expected]
+    assert any("nearly a year in Alma-Ata" in p.record.text for p in posts)
+    assert [p.uri for p in posts] == [p["uri"] for p in result["parts"]]
+    assert all(p.author.did == world.bsky_did for p in posts)
+    assert poll(reader, old[0]["uri"], lambda t: t == "notFound", "the old head gone")
+
+
+# -- the daemon after a retraction ----------------------------------------------------------------
+
+
+@pytest.fixture
+def daemon_world(tmp_path: Path, pds, mastodon) -> daemon_tests.World:
+    _, token = mastodon.new_account()
+    account = pds.new_account()
+    (tmp_path / "posts").mkdir()
+    return daemon_tests.World(
+        folder=tmp_path,
+        config=tmp_path / "thisday.toml",
+        env={"TEST_MASTODON_TOKEN": token, "TEST_BSKY_PASSWORD": account.password},
+        mastodon_url=mastodon.url,
+        mastodon_proxy=mastodon.proxy.url,
+        mastodon_token=token,
+        bsky_handle=account.handle,
+        bsky_did=account.did,
+        bsky_password=account.password,
+        pds_url=pds.url,
+        health_port=free_port(),
+    )
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["complete", "partial"])
+def test_a_daemon_run_after_a_retraction_posts_nothing(
+    daemon_world: daemon_tests.World, daemons: list[daemon_tests.Daemon], partial: bool
+):
+    """Published (whole, or Mastodon killed after its head), then retracted by the operator;
+    the daemon then meets today's slot and, restarted, its catch-up: neither sends anything
+    to either network, and each says why."""
+    world = daemon_world
+    zone = daemon_tests.zone_in_midday()
+    today = dt.datetime.now(ZoneInfo(zone)).date()
+    past = (dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(minutes=5)).strftime("%H:%M:%S")
+    world.configure(timezone=zone, post_at=past)
+    world.post("first.md", today, "Trotsky exiled", "first")
+    config = ("--config", str(world.config))
+    if partial:  # the rest of the Mastodon thread is still planned when the day is retracted
+        crash = {**world.env, "THISDAY_TEST_CRASH": "sent:mastodon:0"}
+        done = thisday(
+            "publish", "--date", today.isoformat(), "--account", "masto", *config, env=crash
+        )
+        assert done.returncode == -signal.SIGKILL, done.stderr
+    accounts = ("--account", "sky") if partial else ()
+    done = thisday("publish", "--date", today.isoformat(), *accounts, *config, env=world.env)
+    assert done.returncode == 0, done.stderr
+    assert world.mastodon_statuses() and world.bsky_records()
+    done = thisday(
+        "retract", "--date", today.isoformat(), "--yes", "--json", *config, env=world.env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert world.mastodon_statuses() == [] and world.bsky_records() == []
+    rows = world.rows(today)
+    journal_before = len(all_journal(world))
+
+    # A slot a few seconds ahead today: it comes, and nothing is sent.
+    slot, post_at = daemon_tests.slot_soon(zone)
+    assert slot.date() == today
+    world.configure(timezone=zone, post_at=post_at)
+    first = daemon_tests.Daemon(world)
+    daemons.append(first)
+    first.wait_log("thisday daemon started")
+    at_slot = f"(slot {slot.time().isoformat()})"
+    # Complete threads: nothing is due. A thread cut short: due, found retracted, not sent.
+    said = "masto: " + today.isoformat() + " was retracted" if partial else at_slot
+    first.wait_log(said, timeout=30)
+    assert first.stop()[0] == 0
+
+    # Restarted after the slot, inside the catch-up window: the catch-up sends nothing either.
+    second = daemon_tests.Daemon(world)
+    daemons.append(second)
+    second.wait_log("(catch-up at start)", timeout=30)
+    if partial:
+        second.wait_log("masto: " + today.isoformat() + " was retracted", timeout=30)
+    assert second.stop()[0] == 0
+
+    for daemon in (first, second):
+        messages = daemon.messages()
+        assert not any(m.startswith("published part") for m in messages)
+        if not partial:
+            assert any("nothing to publish" in m and "complete" in m for m in messages)
+    assert world.mastodon_statuses() == [] and world.bsky_records() == []
+    assert world.rows(today) == rows  # the ledger's parts untouched
+    # The journal says why: the day is retracted on both accounts; the daemons sent nothing
+    # (no part planned, sending or sent), and where one found the thread unfinished it noted
+    # that the day is retracted.
+    entries = all_journal(world)
+    added = [(e["account"], e["kind"], e["detail"]) for e in entries[journal_before:]]
+    skipped = ("masto", "skipped", "retracted (publish --force sends it)")
+    assert added == ([skipped, skipped] if partial else [])
+    retracted = {(e["account"], e["kind"]) for e in entries if e["day"] == today.isoformat()}
+    assert {("masto", "retract-planned"), ("sky", "retract-planned")} <= retracted
+    assert {("masto", "retract-done"), ("sky", "retract-done")} <= retracted
+    with sqlite3.connect(world.folder / "state" / "ledger.sqlite") as db:
+        marked = db.execute("SELECT account FROM retractions WHERE day = ?", (today.isoformat(),))
+        assert sorted(r[0] for r in marked) == ["masto", "sky"]
+
+
+def all_journal(world: daemon_tests.World) -> list[dict[str, Any]]:
+    with sqlite3.connect(world.folder / "state" / "ledger.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute("SELECT * FROM journal ORDER BY id")]

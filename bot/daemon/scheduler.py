@@ -242,7 +242,7 @@ class Runner:
             self._follow_up(today, failed, end)
 
     def _report(self, day: dt.date, results: list[Result]) -> None:
-        from bot.publishing.pipeline import DRY_RUN, FAILED, PUBLISHED
+        from bot.publishing.pipeline import DRY_RUN, FAILED, PUBLISHED, RETRACTED
 
         if not results:
             log.info("%s: no event to publish", day.isoformat(), extra={"day": day.isoformat()})
@@ -267,6 +267,13 @@ class Runner:
                         text,
                         extra=extra,
                     )
+            elif result.status == RETRACTED:
+                log.info(
+                    "%s: %s was retracted (thisday retract): nothing sent",
+                    result.account,
+                    day.isoformat(),
+                    extra=extra,
+                )
             elif result.status == FAILED:
                 what = f"{result.event} failed" if result.event else "failed"
                 log.warning("%s: %s: %s", result.account, what, result.error, extra=extra)

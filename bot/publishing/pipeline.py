@@ -227,6 +227,10 @@ class Pipeline:
             else:
                 platform = self.settings.accounts[name].platform
                 skipped.append(Result(name, platform, None, RETRACTED))
+                # Says in the journal why a run that found the thread unfinished sent nothing.
+                ledger.note(
+                    day.isoformat(), name, None, "skipped", "retracted (publish --force sends it)"
+                )
         return keep, skipped
 
     def warm_up(self, accounts: Sequence[str] | None = None) -> dict[str, str | None]:

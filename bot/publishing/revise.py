@@ -113,8 +113,11 @@ class Reviser:
         published = {
             name: ledger.threads(iso, name) if ledger is not None else {} for name in names
         }
-        never = [n for n in names if not _complete(published[n])]
-        if not any(_complete(published[n]) for n in names):
+        # A thread cut short (a part sent, the rest not) is public all the same: it can be
+        # retracted, which also stops the rest from ever being sent; correcting it waits.
+        shown = _complete if kind == CORRECT else _any_sent
+        never = [n for n in names if not shown(published[n])]
+        if not any(shown(published[n]) for n in names):
             raise NotPublished(
                 f"{iso} was never published on {', '.join(names)}: nothing to {kind}"
             )
@@ -247,6 +250,9 @@ class Reviser:
             return Step(iso, name, event_id, rev, n, kind, op, platform, payload)
 
         if kind == RETRACT:
+            rows = [r for r in rows if r.state == SENT]  # what was never sent is not online
+            if not rows:
+                return []
             if platform == "bluesky":  # the whole thread in one applyWrites of deletes
                 return [step(0, "delete", {"targets": [_target(r) for r in rows]})]
             # Mastodon: replies first, so no part is ever left replying to nothing.
@@ -554,6 +560,10 @@ def _short(text: str, width: int = 70) -> str:
 
 def _complete(threads: dict[str, list[Row]]) -> bool:
     return bool(threads) and all(r.state == SENT for rows in threads.values() for r in rows)
+
+
+def _any_sent(threads: dict[str, list[Row]]) -> bool:
+    return any(r.state == SENT for rows in threads.values() for r in rows)
 
 
 def _unfinished(steps: list[Step]) -> dict[tuple[str, int], list[Step]]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bot.config import BlueskyAccount, MastodonAccount, Publishing
+from bot.config import BlueskyAccount, MastodonAccount, Publishing, Settings
 from bot.content.post import Event
 from bot.ledger.base import (
     PLANNED,
@@ -164,6 +164,21 @@ def plan_rows(thread: Thread, account: MastodonAccount | BlueskyAccount) -> list
     return rows
 
 
+def chosen_accounts(settings: Settings, accounts: Sequence[str] | None) -> list[str]:
+    """The accounts a command acts on: the ones named (each must be active), else every
+    active one."""
+    active = settings.active_accounts()
+    if not accounts:
+        return list(active)
+    unknown = [a for a in accounts if a not in active]
+    if unknown:
+        raise PermanentError(
+            f"unknown or disabled account(s): {', '.join(unknown)}"
+            f" (configured: {', '.join(active)})"
+        )
+    return list(accounts)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -191,7 +206,7 @@ class Pipeline:
         dry_run: bool = False,
         force: bool = False,
     ) -> list[Result]:
-        names = self._accounts(accounts)
+        names = chosen_accounts(self.settings, accounts)
         if dry_run:
             return self._dry_run(day, names)
         ledger = self.workspace.ledger(create=True)
@@ -237,7 +252,7 @@ class Pipeline:
         """Open (or refresh) every account's connection ahead of time, on the worker pool
         (each is a few requests, network-bound); with a shared ledger, open as many ledger
         connections as the slot's workers will use. Account -> error."""
-        names = self._accounts(accounts)
+        names = chosen_accounts(self.settings, accounts)
 
         def one(name: str) -> str | None:
             try:
@@ -272,18 +287,6 @@ class Pipeline:
         self._publishers.clear()
 
     # -- planning ----------------------------------------------------------------------
-
-    def _accounts(self, accounts: Sequence[str] | None) -> list[str]:
-        active = self.settings.active_accounts()
-        if not accounts:
-            return list(active)
-        unknown = [a for a in accounts if a not in active]
-        if unknown:
-            raise PermanentError(
-                f"unknown or disabled account(s): {', '.join(unknown)}"
-                f" (configured: {', '.join(active)})"
-            )
-        return list(accounts)
 
     def _chosen(self, ledger: LedgerStore | None, day: dt.date) -> list[Event]:
         return self.workspace.select(day, history=ledger)

@@ -33,7 +33,7 @@ from bot.config import BlueskyAccount, MastodonAccount
 from bot.content.post import Event
 from bot.ledger.base import SENDING, SENT, LedgerStore, Remote, Row, Step, now_utc
 from bot.publishing.keys import new_keys
-from bot.publishing.pipeline import CRASH_ENV, plan_rows
+from bot.publishing.pipeline import CRASH_ENV, chosen_accounts, plan_rows
 from bot.publishing.publishers.base import PermanentError, Publisher, PublishError, open_publisher
 from bot.render.renderer import RenderError
 from bot.workspace import Workspace
@@ -108,7 +108,7 @@ class Reviser:
         replace: bool,
     ) -> list[Result]:
         iso = day.isoformat()
-        names = self._accounts(accounts)
+        names = chosen_accounts(self.settings, accounts)
         ledger = self.workspace.ledger(create=False)
         published = {
             name: ledger.threads(iso, name) if ledger is not None else {} for name in names
@@ -141,18 +141,6 @@ class Reviser:
             for name in names:
                 results.extend(self._account(ledger, kind, day, name, replace))
         return results
-
-    def _accounts(self, accounts: Sequence[str] | None) -> list[str]:
-        active = self.settings.active_accounts()
-        if not accounts:
-            return list(active)
-        unknown = [a for a in accounts if a not in active]
-        if unknown:
-            raise PermanentError(
-                f"unknown or disabled account(s): {', '.join(unknown)}"
-                f" (configured: {', '.join(active)})"
-            )
-        return list(accounts)
 
     def _dry_run(
         self, ledger: LedgerStore, kind: str, day: dt.date, name: str, replace: bool

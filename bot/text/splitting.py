@@ -31,10 +31,11 @@ from itertools import accumulate
 from typing import NoReturn
 
 from bot.text.base import Link, Rich, Rules, TextTooLong, check_platform, end_of_run, find_all
-from bot.text.bluesky import JS_SPACE, detect_links
+from bot.text.bluesky import JS_SPACE, detect_links, detect_tags
 from bot.text.clusters import ASCII_CLUSTER, segmenter, utf8_length
 from bot.text.counting import fits, length
 from bot.text.mastodon import MASTODON_MENTION, mastodon_url_matches
+from bot.text.mentions import detect_mentions
 from bot.text.sentences import after_abbreviation, sentence_ends
 
 _ASCII_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e"
@@ -43,6 +44,7 @@ _WS_RUN = re.compile(r"\s*")
 _WS = re.compile(r"\s+")
 _GENERIC_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _NOT_JS_SPACE = re.compile(f"[^{JS_SPACE}]")
+_MENTION_OR_TAG_SIGNS = "@#\uff03"
 
 # Break levels, strongest first.
 _PARAGRAPH, _SENTENCE, _WORD, _CLUSTER = range(4)
@@ -126,6 +128,8 @@ class _Splitter:
                 spans += [m.span(3) for m in mastodon_url_matches(text)]
         if self.rules.platform == "bluesky":
             spans += [(s, e) for s, e, _ in detect_links(text)]
+            spans += [(s, e) for s, e, _ in detect_mentions(text)]
+            spans += [(s, e) for s, e, _ in detect_tags(text)]
         merged = _merge(spans)
         self.span_starts = [s for s, _ in merged]
         self.span_ends = [e for _, e in merged]
@@ -229,9 +233,14 @@ class _Splitter:
         i, j = self.index(lo), self.index(hi)
         for k in range(i + 1, j):
             at = self.offset(k)
-            if self.blocker(at, at) is None:
+            if self.blocker(at, at) is None and not self._would_start_a_mention(at):
                 out.append((at, at, _CLUSTER))
         return out
+
+    def _would_start_a_mention(self, at: int) -> bool:
+        """A part starting at ``at`` would make a mention or tag the story does not have
+        ("mail@example.com" cut before its "@")."""
+        return self.text[at] in _MENTION_OR_TAG_SIGNS and self.text[at + 1 : at + 2].isalnum()
 
     # -- measuring a part ------------------------------------------------------------------------
     def span(self, u: _Break, v: _Break) -> tuple[int, int]:

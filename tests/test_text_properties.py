@@ -323,7 +323,8 @@ def part_spans(rich: Rich, parts: list[Rich]) -> list[tuple[int, int]]:
 
 
 def protected(rich: Rich, rules: Rules) -> list[tuple[int, int]]:
-    """Code point spans no break may fall inside: links, and whatever reads as a URL."""
+    """Code point spans no break may fall inside: links, whatever reads as a URL, and on
+    Bluesky mentions and tags (cutting one would change or drop its facet)."""
     text = rich.text
     spans = [(k.start, k.end) for k in rich.links]
     spans += [m.span() for m in regex.finditer(r"(?i)https?://\S+", text)]
@@ -331,9 +332,8 @@ def protected(rich: Rich, rules: Rules) -> list[tuple[int, int]]:
         spans += [m.span(3) for m in mastodon_url_regex.finditer(text)]
     else:
         data = text.encode()
-        for b0, b1, kind, _ in sdk_facets(text):
-            if kind == "link":
-                spans.append((len(data[:b0].decode()), len(data[:b1].decode())))
+        for b0, b1, _, _ in sdk_facets(text):
+            spans.append((len(data[:b0].decode()), len(data[:b1].decode())))
     return spans
 
 
@@ -380,6 +380,12 @@ def platform_length(s: str, rules: Rules) -> int:
     rules=BLUESKY_DEFAULT,
     reserve=0,
     lang="en",
+)
+@example(  # "#。<" is a tag to Bluesky: the break after "。" would cut it
+    story="0 " * 18 + "、" * 12 + " #。< en.wikipedia.org/aaaaaaa",
+    rules=Rules("bluesky", 40, 3000),
+    reserve=0,
+    lang=None,
 )
 def test_split_uses_fewest_parts_and_balances_them(
     story: str, rules: Rules, reserve: int, lang: str | None

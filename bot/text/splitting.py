@@ -5,7 +5,8 @@ Where a part may end (the candidate breaks):
   `sentences`, in the post's language; after a full-width stop in CJK text too);
 - between words only inside a sentence that does not fit a part on its own;
 - between grapheme clusters only inside a word that does not fit a part on its own;
-- never inside a link, a URL or a grapheme cluster (TextTooLong when one alone cannot fit).
+- never inside a link, a URL, a Bluesky mention or tag, or a grapheme cluster (TextTooLong
+  when one alone cannot fit); a word is never cut before an "@" or "#" that would start a new one.
 
 Which breaks are used, in this order of priority:
 1. the fewest parts (so no two neighbouring parts would fit in one);

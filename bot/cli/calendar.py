@@ -5,7 +5,13 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import config_option, friendly_errors, posts_option, progress_printer
+from bot.cli.common import (
+    config_option,
+    friendly_errors,
+    output_file_option,
+    posts_option,
+    progress_printer,
+)
 
 
 @click.command(name="calendar")
@@ -18,20 +24,14 @@ from bot.cli.common import config_option, friendly_errors, posts_option, progres
     metavar="YYYY",
     help="The year to draw (default: this year in the configured timezone).",
 )
-@click.option(
+@output_file_option(
     "--svg",
     "svg_file",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    metavar="FILE",
     help="Write the year as a standalone SVG picture instead of the terminal grid.",
 )
-@click.option(
+@output_file_option(
     "--html",
     "html_file",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    metavar="FILE",
     help="Write the year as a standalone HTML page instead of the terminal grid.",
 )
 @friendly_errors

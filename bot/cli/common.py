@@ -1,17 +1,24 @@
-"""Options and error handling shared by the commands."""
+"""Options, error handling and reports shared by the commands."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from bot.publishing.revise import Result, Reviser
+    from bot.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +37,21 @@ posts_option = click.option(
     help="Posts folder (default: `posts` from the config).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+accounts_option = click.option(
+    "--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable)."
+)
+
+
+def output_file_option(flag: str, name: str, help: str) -> Callable[[F], F]:
+    """An option naming a file the command writes (a picture, a page)."""
+    return click.option(
+        flag,
+        name,
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        metavar="FILE",
+        help=help,
+    )
 
 
 # Days a command can be asked about: date arithmetic near year 9999 overflows, and no
@@ -175,3 +197,156 @@ def progress_printer(label: str) -> Callable[[int, int], None] | None:
         err.flush()
 
     return show
+
+
+def print_json(document: Any) -> None:
+    """`document` as the one JSON document on stdout."""
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+
+
+# -- publish, retract and correct: one day's thread on every account (or some) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsRequest:
+    """What publish, retract and correct are asked alike: the day, the files, the accounts."""
+
+    day: dt.date | None
+    config_file: str | None
+    posts_dir: str | None
+    accounts: tuple[str, ...]
+    dry_run: bool
+    as_json: bool
+
+    @property
+    def chosen(self) -> tuple[str, ...] | None:
+        """The accounts named, or None for every active one."""
+        return self.accounts or None
+
+    def required_day(self, purpose: str) -> dt.date:
+        if self.day is None:
+            raise click.UsageError(f"--date is required: {purpose}")
+        return self.day
+
+    def open_workspace(self) -> Workspace:
+        """Reads the config; logs only warnings under --json, whose stdout is one document."""
+        from bot import logs
+        from bot.workspace import Workspace
+
+        logs.setup("WARNING" if self.as_json else "INFO")
+        return Workspace(self.config_file, self.posts_dir)
+
+
+def accounts_command(
+    name: str, *, dry_run_help: str, options: Sequence[Callable[[Any], Any]] = ()
+) -> Callable[[Callable[..., None]], click.Command]:
+    """The command `name` with --date, --config, --posts, --account, --dry-run, its own
+    `options` and --json, in that order; the function gets an AccountsRequest and the values
+    of its own options."""
+
+    def decorate(func: Callable[..., None]) -> click.Command:
+        @functools.wraps(func)
+        def run(
+            day: dt.date | None,
+            config_file: str | None,
+            posts_dir: str | None,
+            accounts: tuple[str, ...],
+            dry_run: bool,
+            as_json: bool,
+            **own: Any,
+        ) -> None:
+            func(AccountsRequest(day, config_file, posts_dir, accounts, dry_run, as_json), **own)
+
+        dry_run_option = click.option("--dry-run", is_flag=True, help=dry_run_help)
+        decorators = (
+            date_option,
+            config_option,
+            posts_option,
+            accounts_option,
+            dry_run_option,
+            *options,
+            json_option,
+        )
+        command: Any = friendly_errors(run)
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return click.command(name=name)(command)
+
+    return decorate
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def publish_errors_exit(command_name: str, closing: Closeable) -> Iterator[None]:
+    """A PublishError (an unknown account, a server refusing) ends the command with one line
+    and exit 2; `closing` (a pipeline, a reviser) is closed either way."""
+    from bot import logs
+    from bot.publishing.publishers.base import PublishError
+
+    try:
+        yield
+    except PublishError as exc:
+        click.echo(f"thisday {command_name}: {logs.redact(str(exc))}", err=True)
+        sys.exit(2)
+    finally:
+        closing.close()
+
+
+class AccountResult(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def print_results_json(day: dt.date, results: Sequence[AccountResult]) -> None:
+    print_json({"date": day.isoformat(), "results": [r.to_json() for r in results]})
+
+
+def exit_for(results: Sequence[AccountResult]) -> NoReturn:
+    """Exits 1 when an account failed, else 0."""
+    sys.exit(1 if any(r.status == "failed" for r in results) else 0)
+
+
+def show_revisions(
+    results: Sequence[Result], day: dt.date, *, as_json: bool, err: bool = False
+) -> None:
+    """What retract or correct did (or would do), as lines or one JSON document; `err`: on
+    stderr (a plan before asking)."""
+    from bot import logs
+
+    if as_json:
+        print_results_json(day, results)
+        return
+    for r in results:
+        label = f"{r.account} ({r.platform})" + (f" · {r.event}" if r.event else "")
+        if r.status == "failed":
+            click.secho(f"✗ {label}: {logs.redact(r.error or '')}", fg="red", err=err)
+        else:
+            click.echo(f"{'~' if r.status == 'dry-run' else '✓'} {label}: {r.status}", err=err)
+        for line in r.plan:
+            click.echo(f"    {line}", err=err)
+        for part in r.parts:
+            if part.get("url"):
+                click.echo(f"    {part['url']}", err=err)
+
+
+def revise_and_report(
+    request: AccountsRequest,
+    command_name: str,
+    revise: Callable[[Reviser, dt.date], Sequence[Result]],
+) -> NoReturn:
+    """retract and correct: `revise` the day's threads, show what was done, exit 1 if an
+    account failed."""
+    from bot.publishing.revise import Reviser
+
+    day = request.required_day(f"the day whose thread to {command_name}")
+    reviser = Reviser(request.open_workspace())
+    with publish_errors_exit(command_name, reviser):
+        results = revise(reviser, day)
+    show_revisions(results, day, as_json=request.as_json)
+    exit_for(results)

@@ -1,38 +1,23 @@
 from __future__ import annotations
 
-import datetime as dt
-import sys
-
 import click
 
-from bot.cli.common import config_option, date_option, friendly_errors, json_option, posts_option
+from bot.cli.common import AccountsRequest, accounts_command, revise_and_report
 
 
-@click.command(name="correct")
-@date_option
-@config_option
-@posts_option
-@click.option(
-    "--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable)."
+@accounts_command(
+    "correct",
+    dry_run_help="Show the plan; nothing is sent.",
+    options=[
+        click.option(
+            "--replace",
+            is_flag=True,
+            help="Bluesky: delete the old thread and post the new one in one atomic applyWrites"
+            " (instead of a Correction reply; likes and replies of the old thread are lost).",
+        )
+    ],
 )
-@click.option("--dry-run", is_flag=True, help="Show the plan; nothing is sent.")
-@click.option(
-    "--replace",
-    is_flag=True,
-    help="Bluesky: delete the old thread and post the new one in one atomic applyWrites"
-    " (instead of a Correction reply; likes and replies of the old thread are lost).",
-)
-@json_option
-@friendly_errors
-def command(
-    day: dt.date | None,
-    config_file: str | None,
-    posts_dir: str | None,
-    accounts: tuple[str, ...],
-    dry_run: bool,
-    replace: bool,
-    as_json: bool,
-) -> None:
+def command(request: AccountsRequest, replace: bool) -> None:
     """Bring a published thread in line with its edited post file, exactly once.
 
     Mastodon: parts whose text changed are edited in place (the thread and its replies
@@ -46,23 +31,10 @@ def command(
       thisday correct --date 2027-01-16 --dry-run
       thisday correct --date 2027-01-16 --account bluesky --replace
     """
-    from bot import logs
-    from bot.cli.retract import show
-    from bot.publishing.publishers.base import PublishError
-    from bot.publishing.revise import Reviser
-    from bot.workspace import Workspace
-
-    if day is None:
-        raise click.UsageError("--date is required: the day whose thread to correct")
-    logs.setup("WARNING" if as_json else "INFO")
-    workspace = Workspace(config_file, posts_dir)
-    reviser = Reviser(workspace)
-    try:
-        results = reviser.correct(day, accounts or None, dry_run=dry_run, replace=replace)
-    except PublishError as exc:
-        click.echo(f"thisday correct: {logs.redact(str(exc))}", err=True)
-        sys.exit(2)
-    finally:
-        reviser.close()
-    show(results, day, as_json=as_json)
-    sys.exit(1 if any(r.status == "failed" for r in results) else 0)
+    revise_and_report(
+        request,
+        "correct",
+        lambda reviser, day: reviser.correct(
+            day, request.chosen, dry_run=request.dry_run, replace=replace
+        ),
+    )

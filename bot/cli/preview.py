@@ -1,14 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.common import config_option, date_option, friendly_errors, json_option, posts_option
+from bot.cli.common import (
+    config_option,
+    date_option,
+    friendly_errors,
+    json_option,
+    output_file_option,
+    posts_option,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from bot.tools.preview import Preview
@@ -19,12 +26,9 @@ if TYPE_CHECKING:
 @config_option
 @posts_option
 @json_option
-@click.option(
+@output_file_option(
     "--html",
     "html_file",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    metavar="FILE",
     help="Write a standalone page showing the threads side by side as followers will see "
     "them on each platform, and print its path instead of the text (with --json: on stderr).",
 )
@@ -69,8 +73,7 @@ def command(
             for problem in result.problems:
                 click.secho(str(problem), fg="red", err=True)
     if as_json:
-        json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json(result.to_json())
     elif not html_file:
         _print_human(result)
     sys.exit(1 if result.problems else 0)

@@ -1,40 +1,28 @@
 from __future__ import annotations
 
-import datetime as dt
-import json
-import sys
-
 import click
 
-from bot.cli.common import config_option, date_option, friendly_errors, json_option, posts_option
+from bot.cli.common import (
+    AccountsRequest,
+    accounts_command,
+    exit_for,
+    print_results_json,
+    publish_errors_exit,
+)
 
 
-@click.command(name="publish")
-@date_option
-@config_option
-@posts_option
-@click.option(
-    "--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable)."
+@accounts_command(
+    "publish",
+    dry_run_help="Show what would be published; no network, no ledger.",
+    options=[
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Publish a day that was retracted (thisday retract) again, as a new thread.",
+        )
+    ],
 )
-@click.option(
-    "--dry-run", is_flag=True, help="Show what would be published; no network, no ledger."
-)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Publish a day that was retracted (thisday retract) again, as a new thread.",
-)
-@json_option
-@friendly_errors
-def command(
-    day: dt.date | None,
-    config_file: str | None,
-    posts_dir: str | None,
-    accounts: tuple[str, ...],
-    dry_run: bool,
-    force: bool,
-    as_json: bool,
-) -> None:
+def command(request: AccountsRequest, force: bool) -> None:
     """Publish the day's thread to every account (or one), exactly once.
 
     Safe to run again: what the ledger holds as sent is never sent twice, and a thread
@@ -47,25 +35,15 @@ def command(
     """
     from bot import logs
     from bot.publishing.pipeline import ALREADY, DRY_RUN, FAILED, RETRACTED, Pipeline
-    from bot.publishing.publishers.base import PublishError
-    from bot.workspace import Workspace
 
-    logs.setup("WARNING" if as_json else "INFO")
-    workspace = Workspace(config_file, posts_dir)
-    day = day or workspace.settings.today()
+    workspace = request.open_workspace()
+    day = request.day or workspace.settings.today()
     pipeline = Pipeline(workspace)
-    try:
-        results = pipeline.publish(day, accounts or None, dry_run=dry_run, force=force)
-    except PublishError as exc:
-        click.echo(f"thisday publish: {logs.redact(str(exc))}", err=True)
-        sys.exit(2)
-    finally:
-        pipeline.close()
+    with publish_errors_exit("publish", pipeline):
+        results = pipeline.publish(day, request.chosen, dry_run=request.dry_run, force=force)
 
-    if as_json:
-        document = {"date": day.isoformat(), "results": [r.to_json() for r in results]}
-        json.dump(document, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+    if request.as_json:
+        print_results_json(day, results)
     else:
         if not results:
             click.echo(f"{day.isoformat()}: no event for this day, nothing to publish.")
@@ -86,4 +64,4 @@ def command(
             for part in result.parts:
                 if part.get("url"):
                     click.echo(f"    {part['url']}")
-    sys.exit(1 if any(r.status == FAILED for r in results) else 0)
+    exit_for(results)

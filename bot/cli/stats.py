@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,8 +9,10 @@ from bot.cli.common import (
     config_option,
     friendly_errors,
     json_option,
+    output_file_option,
     parse_day,
     posts_option,
+    print_json,
     progress_printer,
 )
 
@@ -31,13 +32,8 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> objec
 )
 @click.option("--account", default=None, metavar="NAME", help="Only this account.")
 @json_option
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    metavar="FILE",
-    help="Also write a standalone HTML page with the charts.",
+@output_file_option(
+    "--html", "html_file", help="Also write a standalone HTML page with the charts."
 )
 @click.option(
     "--no-fetch",
@@ -94,8 +90,7 @@ def command(
     if html_file:
         Path(html_file).write_text(stats.html_page(data), encoding="utf-8")
     if as_json:
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        print_json(data)
     elif html_file:
         click.echo(html_file)
     else:

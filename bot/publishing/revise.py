@@ -33,7 +33,7 @@ from bot.config import BlueskyAccount, MastodonAccount
 from bot.content.post import Event
 from bot.ledger.base import SENDING, SENT, LedgerStore, Remote, Row, Step, now_utc
 from bot.publishing.keys import new_keys
-from bot.publishing.pipeline import CRASH_ENV, chosen_accounts, plan_rows
+from bot.publishing.pipeline import CRASH_ENV, chosen_accounts, part_json, plan_rows
 from bot.publishing.publishers.base import PermanentError, Publisher, PublishError, open_publisher
 from bot.render.renderer import RenderError
 from bot.workspace import Workspace
@@ -357,7 +357,7 @@ class Reviser:
             self._retrying(lambda step=step: self._step(ledger, publisher, step))  # type: ignore[misc]
         rows = ledger.threads(first.day, name).get(first.event_id, [])
         status = "retracted" if first.kind == RETRACT else "corrected"
-        parts = [_part_json(r) for r in rows] if first.kind == CORRECT else []
+        parts = [part_json(r) for r in rows] if first.kind == CORRECT else []
         for step in steps:
             if step.op == "reply":
                 parts.extend({"index": None, **r} for r in step.result or [])
@@ -604,15 +604,6 @@ def _with_remote(row: Row, remote: Remote) -> Row:
     return dataclasses.replace(
         row, remote_id=remote.id, uri=remote.uri, cid=remote.cid, url=remote.url, state=SENT
     )
-
-
-def _part_json(row: Row) -> dict[str, Any]:
-    out: dict[str, Any] = {"index": row.idx, "url": row.url}
-    if row.platform == "mastodon":
-        out["id"] = row.remote_id
-    else:
-        out["uri"], out["cid"] = row.uri, row.cid
-    return out
 
 
 def _crash_point(stage: str, step: Step) -> None:

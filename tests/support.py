@@ -9,9 +9,12 @@ import sys
 import textwrap
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.ledger.store import PLANNED, Row, now_utc
+
+if TYPE_CHECKING:
+    from bot.render.renderer import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +81,58 @@ def write_config(
         encoding="utf-8",
     )
     return config
+
+
+# A Mastodon and a Bluesky account on servers never contacted: for rendering.
+EXAMPLE_ACCOUNTS = """
+[accounts.masto]
+platform = "mastodon"
+server = "https://m.example"
+token_env = "X"
+
+[accounts.sky]
+platform = "bluesky"
+server = "https://pds.example"
+handle = "a.example"
+password_env = "Y"
+"""
+
+
+def renderer(
+    folder: Path,
+    accounts: str = EXAMPLE_ACCOUNTS,
+    templates: Path | None = None,
+    extra: str = "",
+) -> Renderer:
+    """A renderer for a config written in `folder` (see write_config)."""
+    from bot import config
+    from bot.render.renderer import Renderer
+
+    return Renderer(
+        config.load(write_config(folder, accounts=accounts, extra=extra, templates=templates))
+    )
+
+
+def appview_account(network: Any, handle: str) -> str:
+    """Config for the Bluesky account `sky` on the full atproto network (the `atproto_network`
+    fixture), read back through the network's own AppView; password in TEST_BSKY_PASSWORD."""
+    return f"""
+[accounts.sky]
+platform = "bluesky"
+server = "{network.pds_url}"
+handle = "{handle}"
+password_env = "TEST_BSKY_PASSWORD"
+appview = "{network.appview_url}"
+"""
+
+
+# Quick retries, and a timeout the full network's slower first requests fit in.
+NETWORK_PUBLISHING = """
+[publishing]
+backoff = 0.05
+max_backoff = 0.2
+timeout = 10
+"""
 
 
 def thisday(

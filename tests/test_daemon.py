@@ -275,8 +275,8 @@ password_env = "TEST_BSKY_PASSWORD"
             return exc.code, exc.read().decode()
 
 
-@pytest.fixture
-def world(tmp_path: Path, pds, mastodon) -> World:
+def new_world(tmp_path: Path, pds, mastodon) -> World:
+    """A fresh account on each loopback server and an empty posts folder (no config yet)."""
     _, token = mastodon.new_account()
     account = pds.new_account()
     (tmp_path / "posts").mkdir()
@@ -293,6 +293,11 @@ def world(tmp_path: Path, pds, mastodon) -> World:
         pds_url=pds.url,
         health_port=free_port(),
     )
+
+
+@pytest.fixture
+def world(tmp_path: Path, pds, mastodon) -> World:
+    return new_world(tmp_path, pds, mastodon)
 
 
 @pytest.fixture

@@ -3,46 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import ROOT, png, write_config
+from support import EXAMPLE_ACCOUNTS as ACCOUNTS
+from support import ROOT, png, renderer
 
-from bot import config
 from bot import text as text
 from bot.content.post import Event
 from bot.render.renderer import (
     DEFAULTS,
-    Renderer,
     RenderError,
     _words_fit,
     year_label,
     years_ago,
 )
 
-ACCOUNTS = """
-[accounts.masto]
-platform = "mastodon"
-server = "https://m.example"
-token_env = "X"
-
-[accounts.sky]
-platform = "bluesky"
-server = "https://pds.example"
-handle = "a.example"
-password_env = "Y"
-"""
 # The same accounts without thread numbers, for tests about other things.
 PLAIN = ACCOUNTS.replace('token_env = "X"', 'token_env = "X"\nnumbering = false').replace(
     'password_env = "Y"', 'password_env = "Y"\nnumbering = false'
 )
 DAY = dt.date(2027, 1, 16)
-
-
-def renderer(tmp_path: Path, accounts: str = ACCOUNTS, templates: Path | None = None) -> Renderer:
-    return Renderer(config.load(write_config(tmp_path, accounts=accounts, templates=templates)))
 
 
 def event(**fields) -> Event:

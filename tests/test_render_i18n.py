@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import ROOT, write_config
+from support import EXAMPLE_ACCOUNTS as ACCOUNTS
+from support import ROOT, renderer, write_config
 
 from bot import config
 from bot import text as text
@@ -20,24 +20,8 @@ from bot.content.post import Event
 from bot.render import frames, i18n
 from bot.render.renderer import Renderer, RenderError, first_sentence
 
-ACCOUNTS = """
-[accounts.masto]
-platform = "mastodon"
-server = "https://m.example"
-token_env = "X"
-
-[accounts.sky]
-platform = "bluesky"
-server = "https://pds.example"
-handle = "a.example"
-password_env = "Y"
-"""
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "ja")
 COMMON_28_FEB = dt.date(2027, 2, 28)
-
-
-def renderer(tmp_path: Path, accounts: str = ACCOUNTS, extra: str = "") -> Renderer:
-    return Renderer(config.load(write_config(tmp_path, accounts=accounts, extra=extra)))
 
 
 def event(**fields) -> Event:

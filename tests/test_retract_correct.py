@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import test_daemon as daemon_tests
-from loopback import free_port
-from support import thisday, write_config, write_post
+from support import NETWORK_PUBLISHING, appview_account, thisday, write_config, write_post
 from test_daemon import daemons  # noqa: F401 (the fixture)
 from test_publish import DAY, STORY, World, preview_parts, world  # noqa: F401 (the fixture)
 
@@ -357,20 +356,8 @@ def network_world(tmp_path: Path, atproto_network) -> tuple[World, Any]:
     follower = atproto_network.new_account()
     write_config(
         tmp_path,
-        accounts=f"""
-        [accounts.sky]
-        platform = "bluesky"
-        server = "{atproto_network.pds_url}"
-        handle = "{author.handle}"
-        password_env = "TEST_BSKY_PASSWORD"
-        appview = "{atproto_network.appview_url}"
-        """,
-        extra="""
-        [publishing]
-        backoff = 0.05
-        max_backoff = 0.2
-        timeout = 10
-        """,
+        accounts=appview_account(atproto_network, author.handle),
+        extra=NETWORK_PUBLISHING,
     )
     write_post(
         tmp_path / "posts",
@@ -519,22 +506,7 @@ def test_replace_shows_the_new_thread_and_the_old_head_is_gone(tmp_path: Path, a
 
 @pytest.fixture
 def daemon_world(tmp_path: Path, pds, mastodon) -> daemon_tests.World:
-    _, token = mastodon.new_account()
-    account = pds.new_account()
-    (tmp_path / "posts").mkdir()
-    return daemon_tests.World(
-        folder=tmp_path,
-        config=tmp_path / "thisday.toml",
-        env={"TEST_MASTODON_TOKEN": token, "TEST_BSKY_PASSWORD": account.password},
-        mastodon_url=mastodon.url,
-        mastodon_proxy=mastodon.proxy.url,
-        mastodon_token=token,
-        bsky_handle=account.handle,
-        bsky_did=account.did,
-        bsky_password=account.password,
-        pds_url=pds.url,
-        health_port=free_port(),
-    )
+    return daemon_tests.new_world(tmp_path, pds, mastodon)
 
 
 @pytest.mark.parametrize("partial", [False, True], ids=["complete", "partial"])

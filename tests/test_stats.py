@@ -17,7 +17,7 @@ import pytest
 from browser import Browser, launch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import rows_for, thisday, write_config, write_post
+from support import NETWORK_PUBLISHING, appview_account, rows_for, thisday, write_config, write_post
 
 from bot.config import load
 from bot.ledger.base import MIGRATIONS, Row, Snapshot
@@ -388,20 +388,9 @@ def test_stats_reports_exactly_what_a_second_account_did(
         platform = "mastodon"
         server = "{mastodon.url}"
         token_env = "TEST_MASTODON_TOKEN"
-
-        [accounts.sky]
-        platform = "bluesky"
-        server = "{atproto_network.pds_url}"
-        handle = "{author.handle}"
-        password_env = "TEST_BSKY_PASSWORD"
-        appview = "{atproto_network.appview_url}"
-        """,
-        extra="""
-        [publishing]
-        backoff = 0.05
-        max_backoff = 0.2
-        timeout = 10
-        """,
+        """
+        + appview_account(atproto_network, author.handle),
+        extra=NETWORK_PUBLISHING,
     )
     write_post(
         tmp_path / "posts",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from bot.content.post import Event
 from bot.render.renderer import (
     DEFAULTS,
     RenderError,
+    _has_longer_word,
     _words_fit,
     year_label,
     years_ago,
@@ -271,3 +273,14 @@ def test_cheap_fit_proof_never_claims_what_the_splitter_refuses(words, limit, pl
     body = text.prepare(" ".join(words), rules)
     if _words_fit(body.text, rules):
         text.split(body, rules)  # must not raise TextTooLong
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    body=st.text(
+        alphabet=st.sampled_from(["a", "é", "🇫", " ", "\n", "\u00a0", "\u3000", "\u200b"])
+    ),
+    limit=st.integers(min_value=1, max_value=12),
+)
+def test_longer_word_probe_agrees_with_a_full_search(body, limit):
+    assert _has_longer_word(body, limit) == bool(re.search(rf"\S{{{limit + 1},}}", body))

@@ -299,6 +299,13 @@ def test_mastodon_length_matches_mastodon_py(story: str) -> None:
 
 
 @SETTINGS
+@given(story=stories, rules=all_rules, reserve=reserves)
+def test_fits_is_the_exact_count(story: str, rules: Rules, reserve: int) -> None:
+    # fits() answers from upper bounds when it can: never differently from the count.
+    assert fits(story, rules, reserve) == independent_fits(story, rules, reserve)
+
+
+@SETTINGS
 @given(s=stories | st.text())
 def test_graphemes_match_regex(s: str) -> None:
     assert graphemes(s) == clusters(s)

@@ -265,11 +265,15 @@ def render(template: jinja2.Template, ctx: dict[str, Any]) -> str:
 def _bounded_output(body: Iterator[str], template: jinja2.Template) -> str:
     out: list[str] = []
     size = 0
-    for chunk in body:
+    # Loops and calls look at the clock themselves; between them, a look every _EVERY chunks
+    # (a template of plain text and `{{ }}` yields a chunk for each).
+    for n, chunk in enumerate(body, 1):
         size += len(chunk)
         try:
-            _too_big(size)
-            _tick()
+            if size > MAX_OUTPUT:
+                _too_big(size)
+            if not n % _EVERY:
+                _tick()
         except TemplateBound as exc:
             # Raised here, outside the template's code: its line is where the body stopped.
             frame = getattr(body, "gi_frame", None)

@@ -16,6 +16,18 @@ def length(text: str, rules: Rules) -> int:
 
 
 def fits(text: str, rules: Rules, reserve: int = 0) -> bool:
-    if rules.max_bytes is not None and utf8_length(text) + reserve > rules.max_bytes:
+    # Cheap upper bounds first, as most texts are well within both limits: a code point is
+    # at most one grapheme and 4 bytes, and a Mastodon URL weighs url_weight at most more
+    # than its own length (every URL has a "://").
+    check_platform(rules)
+    size = len(text)
+    if (
+        rules.max_bytes is not None
+        and 4 * size + reserve > rules.max_bytes
+        and utf8_length(text) + reserve > rules.max_bytes
+    ):
         return False
+    bound = size + (text.count("://") * rules.url_weight if rules.platform == "mastodon" else 0)
+    if bound + reserve <= rules.limit:
+        return True
     return length(text, rules) + reserve <= rules.limit

@@ -14,6 +14,11 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
+# When it builds its first model, pydantic reads the entry points of every installed package
+# to find plugins (~25 ms of every command); thisday uses none. Set
+# PYDANTIC_DISABLE_PLUGINS="" to have pydantic look for them again.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from pydantic import (
     AfterValidator,
     BaseModel,

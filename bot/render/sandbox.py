@@ -23,6 +23,7 @@ import contextvars
 import functools
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
+from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # A post is at most a few thousand characters; 256 KB of output is far past any real thread
@@ -250,7 +251,15 @@ def render(template: jinja2.Template, ctx: dict[str, Any]) -> str:
     carries them already, which matters at 100,000 renders), within the bounds."""
     token = _deadline.set(time.monotonic() + MAX_SECONDS)
     try:
-        body = template.root_render_func(template.new_context(ctx, shared=True))
+        context = new_context(
+            template.environment,
+            template.name,
+            template.blocks,
+            ctx,
+            shared=True,
+            globals=_plain_globals(template),
+        )
+        body = template.root_render_func(context)
         return _bounded_output(body, template)
     except RecursionError as exc:
         raise TemplateBound(
@@ -260,6 +269,18 @@ def render(template: jinja2.Template, ctx: dict[str, Any]) -> str:
         ) from None
     finally:
         _deadline.reset(token)
+
+
+def _plain_globals(template: jinja2.Template) -> dict[str, Any]:
+    """The template's globals as a dict, made once: Template.new_context hands Jinja its
+    ChainMap, which every render then walks in Python to list the names."""
+    found = _GLOBALS.get(template)
+    if found is None:
+        found = _GLOBALS[template] = dict(template.globals)
+    return found
+
+
+_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _bounded_output(body: Iterator[str], template: jinja2.Template) -> str:

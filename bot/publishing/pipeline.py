@@ -214,14 +214,14 @@ class Pipeline:
         names, skipped = self._retracted(ledger, day, names, force)
         if ledger.replicated:
             return skipped + self._publish_replicated(ledger, day, names)  # type: ignore[arg-type]
+        results = skipped
         with ledger.publish_lock():
-            plans, results = self._plan(ledger, day, names)
-            results = skipped + results
-            workers = max(1, min(self.settings.workers, len(plans)))
+            events = self._lazy_events(ledger, day)
+            workers = max(1, min(self.settings.workers, len(names)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [
-                    pool.submit(self._deliver_account, ledger, day, name, threads)
-                    for name, threads in plans.items()
+                    pool.submit(self._plan_and_deliver, ledger, day, name, events)
+                    for name in names
                 ]
                 for future in futures:
                     results.extend(future.result())
@@ -291,23 +291,39 @@ class Pipeline:
     def _chosen(self, ledger: LedgerStore | None, day: dt.date) -> list[Event]:
         return self.workspace.select(day, history=ledger)
 
-    def _plan(
-        self, ledger: LedgerStore, day: dt.date, names: list[str]
-    ) -> tuple[dict[str, list[list[Row]]], list[Result]]:
-        """Each account's threads for the day: resumed from the ledger, or planned now."""
-        plans: dict[str, list[list[Row]]] = {}
-        results: list[Result] = []
-        events: list[Event] | None = None
-        for name in names:
+    def _lazy_events(self, ledger: LedgerStore, day: dt.date) -> Callable[[], list[Event]]:
+        """The day's events, selected once by the first worker that needs them (a day that
+        every account resumes from the ledger needs none)."""
+        chosen: list[list[Event]] = []
+
+        def events() -> list[Event]:
+            with self._render_lock:
+                if not chosen:
+                    chosen.append(self._chosen(ledger, day))
+                return chosen[0]
+
+        return events
+
+    def _plan_and_deliver(
+        self,
+        ledger: LedgerStore,
+        day: dt.date,
+        name: str,
+        events: Callable[[], list[Event]],
+    ) -> list[Result]:
+        """One account's day, on a worker: its threads resumed from the ledger or planned
+        now, then sent. An account starts sending once its own plan is written, not after
+        every account's (rendering and planning are CPU; sending mostly waits)."""
+        try:
             existing = ledger.threads(day.isoformat(), name)
+            results: list[Result] = []
             if existing:
-                plans[name] = list(existing.values())
-                continue
-            if events is None:
-                events = self._chosen(ledger, day)
-            plans[name], failed = self._plan_account(ledger, day, name, events)
-            results.extend(failed)
-        return plans, results
+                threads = list(existing.values())
+            else:
+                threads, results = self._plan_account(ledger, day, name, events())
+            return results + self._deliver_threads(ledger, day, name, threads)
+        finally:
+            ledger.close()  # connections are per thread: this one is done
 
     def _plan_account(
         self,
@@ -349,15 +365,9 @@ class Pipeline:
         held: dict[str, Claim] = {}
         lost: set[str] = set()
         running: dict[Future[list[Result]], str] = {}
-        chosen: list[list[Event]] = []
+        events = self._lazy_events(ledger, day)
         poll = min(1.0, ledger.lease / 5)
         workers = self.settings.workers
-
-        def events() -> list[Event]:
-            with self._render_lock:
-                if not chosen:
-                    chosen.append(self._chosen(ledger, day))
-                return chosen[0]
 
         def finish(future: Future[list[Result]]) -> None:
             name = running.pop(future)

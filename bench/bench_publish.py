@@ -5,6 +5,8 @@ For each round, a head post + 4-part thread goes to one Mastodon and one Bluesky
   bare     the same writes as bare HTTP requests (httpx, kept-alive connections): one
            applyWrites on Bluesky and 5 chained POST /api/v1/statuses on Mastodon, the two
            accounts concurrently — the floor any client pays
+  library  the same, with Mastodon.py's public status_post on Mastodon (which the adapter
+           must use): the floor of a client built on that library
   pipeline thisday's Pipeline.publish in this process (selection, rendering, ledger,
            stored session, both accounts concurrently)
   process  a whole `thisday publish` command, start to exit
@@ -26,9 +28,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from mastodon import Mastodon
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -86,6 +90,31 @@ templates = "{ROOT / "config" / "templates"}"
     return config
 
 
+def bluesky_writes(sky: httpx.Client, did: str, texts: list[str]) -> None:
+    """The head post and its replies in one applyWrites, as bare XRPC."""
+    created = dt.datetime.now(dt.UTC)
+    writes, root, parent = [], None, None
+    for n, (text, rkey) in enumerate(zip(texts, new_keys("bluesky", len(texts)), strict=True)):
+        stamp = (created + dt.timedelta(milliseconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        record = {
+            "$type": "app.bsky.feed.post",
+            "text": text,
+            "createdAt": stamp,
+            "langs": ["en"],
+        }
+        if parent:
+            record["reply"] = {"root": root, "parent": parent}
+        ref = {"uri": f"at://{did}/app.bsky.feed.post/{rkey}", "cid": record_cid(record)}
+        root, parent = root or ref, ref
+        writes.append(
+            {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
+             "rkey": rkey, "value": record}
+        )  # fmt: skip
+    sky.post(
+        "/xrpc/com.atproto.repo.applyWrites", json={"repo": did, "writes": writes}
+    ).raise_for_status()
+
+
 def bare_round(masto: httpx.Client, sky: httpx.Client, did: str, texts: list[str]) -> float:
     """The same five writes per network with nothing but HTTP: the floor."""
 
@@ -99,33 +128,29 @@ def bare_round(masto: httpx.Client, sky: httpx.Client, did: str, texts: list[str
             response.raise_for_status()
             parent = response.json()["id"]
 
-    def bluesky_write() -> None:
-        created = dt.datetime.now(dt.UTC)
-        writes, root, parent = [], None, None
-        for n, (text, rkey) in enumerate(zip(texts, new_keys("bluesky", len(texts)), strict=True)):
-            stamp = (created + dt.timedelta(milliseconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%f")[
-                :-3
-            ] + "Z"
-            record = {
-                "$type": "app.bsky.feed.post",
-                "text": text,
-                "createdAt": stamp,
-                "langs": ["en"],
-            }
-            if parent:
-                record["reply"] = {"root": root, "parent": parent}
-            ref = {"uri": f"at://{did}/app.bsky.feed.post/{rkey}", "cid": record_cid(record)}
-            root, parent = root or ref, ref
-            writes.append(
-                {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
-                 "rkey": rkey, "value": record}
-            )  # fmt: skip
-        sky.post(
-            "/xrpc/com.atproto.repo.applyWrites", json={"repo": did, "writes": writes}
-        ).raise_for_status()
+    return concurrently(mastodon_writes, lambda: bluesky_writes(sky, did, texts))
 
+
+def library_round(api: Mastodon, sky: httpx.Client, did: str, texts: list[str]) -> float:
+    """The floor with Mastodon.py's public `status_post` in place of bare HTTP on Mastodon
+    (what the adapter must use): the library's own cost, and nothing of thisday's."""
+
+    def mastodon_writes() -> None:
+        parent = None
+        for text in texts:
+            key = new_keys("mastodon", 1)[0]
+            status = api.status_post(
+                text, in_reply_to_id=parent, visibility="public", idempotency_key=key
+            )
+            parent = status["id"]
+
+    return concurrently(mastodon_writes, lambda: bluesky_writes(sky, did, texts))
+
+
+def concurrently(*work: Callable[[], None]) -> float:
+    """Wall time of running each of `work` on its own thread, all at once."""
     start = time.perf_counter()
-    threads = [threading.Thread(target=mastodon_writes), threading.Thread(target=bluesky_write)]
+    threads = [threading.Thread(target=one) for one in work]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -192,9 +217,11 @@ def run(
     sky_http = httpx.Client(
         base_url=pds.url, headers={"Authorization": f"Bearer {session['accessJwt']}"}
     )
-    bare, inproc, process = [], [], []
+    masto_api = Mastodon(access_token=token, api_base_url=mastodon.url, version_check_mode="none")
+    bare, library, inproc, process = [], [], [], []
     for n in range(rounds):
         bare.append(bare_round(masto_http, sky_http, session["did"], texts))
+        library.append(library_round(masto_api, sky_http, session["did"], texts))
         pipeline = Pipeline(Workspace(config))
         start = time.perf_counter()
         results = pipeline.publish(days[1 + 2 * n])
@@ -230,8 +257,13 @@ def run(
 
     print(f"rounds: {rounds}; head + 4 parts to Mastodon (5 statuses) and Bluesky (1 applyWrites)")
     print(f"bare HTTP, accounts concurrent   {ms(bare)}")
+    print(f"the same, Mastodon.py on Mastodon {ms(library)}")
     ratio = statistics.median(inproc) / statistics.median(bare)
-    print(f"Pipeline.publish in process      {ms(inproc)}   ratio {ratio:.2f}x")
+    library_ratio = statistics.median(inproc) / statistics.median(library)
+    print(
+        f"Pipeline.publish in process      {ms(inproc)}   {ratio:.2f}x the bare floor,"
+        f" {library_ratio:.2f}x the library floor"
+    )
     print(f"`thisday publish` whole process  {ms(process)}")
     return 0
 

@@ -246,6 +246,9 @@ def _is_text(value: str) -> bool:
     return True
 
 
+_FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+
 def split_front_matter(text: str) -> tuple[str, str, int] | None:
     """Return (front matter, body, line where the body starts) or None without front matter."""
     if not text.startswith("---"):
@@ -253,10 +256,10 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
     first_end = text.find("\n")
     if first_end == -1 or text[:first_end].rstrip() != "---":
         return None
-    for match in re.finditer(r"^(---|\.\.\.)[ \t]*$", text[first_end + 1 :], re.MULTILINE):
-        start = first_end + 1 + match.start()
+    for match in _FRONT_MATTER_END.finditer(text, first_end + 1):
+        start = match.start()
         front = text[first_end + 1 : start]
-        body_start = first_end + 1 + match.end() + 1
+        body_start = match.end() + 1
         body_line = front.count("\n") + 3
         return front, text[body_start:], body_line
     raise _Unclosed

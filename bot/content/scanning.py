@@ -332,11 +332,16 @@ def read_regular(path: str, limit: int, root: str | None = None) -> tuple[bytes,
         if stat.st_size > limit:
             raise TooLarge(stat.st_size, limit)
         # os-level calls: this runs for every file of a cold `check`; io objects cost more.
-        chunks = [os.read(fd, stat.st_size + 1)]
-        total = len(chunks[0])
-        while chunks[-1] and total <= limit:  # until the end, whatever the size said
-            chunks.append(os.read(fd, 1 << 16))
-            total += len(chunks[-1])
+        chunk = os.read(fd, stat.st_size + 1)
+        chunks = [chunk]
+        total = len(chunk)
+        # A regular file's read comes back short only at its end: one more byte than fstat
+        # said means the file grew since, so read on until the end (or past the limit).
+        if total > stat.st_size:
+            while chunk and total <= limit:
+                chunk = os.read(fd, 1 << 16)
+                chunks.append(chunk)
+                total += len(chunk)
         if total > limit:
             raise TooLarge(total, limit)
         return b"".join(chunks), stat

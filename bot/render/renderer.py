@@ -23,7 +23,6 @@ from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot import __version__
 from bot import text as text
@@ -75,7 +74,7 @@ class Card:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made twice per event in a cold `check`
 class _Draft:
     account: str
     platform: str
@@ -211,7 +210,7 @@ class Renderer:
         self.rules = {name: rules_for(acc, instances) for name, acc in self.accounts.items()}
         # Dates and phrases from CLDR, kept between runs so most runs never import Babel.
         i18n.use_cache(settings.state_dir / "cache" / "cldr")
-        self._envs: dict[str, ImmutableSandboxedEnvironment] = {}
+        self._envs: dict[str, sandbox.BoundedEnvironment] = {}
         self._global_vars: dict[str, dict[str, Any]] = {}
         # Compiled templates, shared by the accounts and kept between runs.
         # "bounded": code compiled for the plain sandbox folds `*` and misses the bounds.
@@ -243,7 +242,7 @@ class Renderer:
             for name in TEMPLATES
         }
 
-    def env(self, account: str) -> ImmutableSandboxedEnvironment:
+    def env(self, account: str) -> sandbox.BoundedEnvironment:
         env = self._envs.get(account)
         if env is None:
             env = sandbox.BoundedEnvironment(
@@ -256,6 +255,7 @@ class Renderer:
                 auto_reload=False,
             )
             env.globals["t"] = _t
+            env.trust(_t)
             env.filters.update(
                 event_date=_event_date,
                 year_label=_year_label,
@@ -499,12 +499,7 @@ class Renderer:
             # many parts' number bounds the reserve any split would use.
             most = 1 + sum(len(t) // 2 + 1 for t in texts)
             reserve = _suffix_width(most)
-            room = text.Rules(
-                room.platform,
-                room.limit - reserve,
-                None if room.max_bytes is None else room.max_bytes - reserve,
-                room.url_weight,
-            )
+            room = _less(room, reserve)
             if room.limit < 1:
                 return self.render(event, account, day).notes
         head_fits = text.fits(draft.head.text, room)
@@ -628,6 +623,17 @@ def _number(ctx: jinja2.runtime.Context, value: int, lang: str | None = None) ->
 def _suffix(index: int, total: int) -> str:
     """The thread number that ends each part: "1/5", on a line of its own."""
     return f"\n\n{index}/{total}"
+
+
+@functools.lru_cache(maxsize=256)
+def _less(rules: text.Rules, reserve: int) -> text.Rules:
+    """The rules with `reserve` characters (and bytes) kept back for the thread number."""
+    return text.Rules(
+        rules.platform,
+        rules.limit - reserve,
+        None if rules.max_bytes is None else rules.max_bytes - reserve,
+        rules.url_weight,
+    )
 
 
 def _suffix_width(total: int) -> int:

@@ -197,6 +197,12 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             self.filters[name] = _guard_filter(func)
         self.filters.update(join=_join_filter, format=_format_filter, replace=_replace_filter)
         self.filters[_ITERATOR] = _loop_filter
+        self._trusted: frozenset[int] = frozenset()
+
+    def trust(self, *helpers: Callable[..., Any]) -> None:
+        """Mark our own template helpers (bounded by what they do) to be called without the
+        checks an operator's value needs: `t("colon")` runs in every head post."""
+        self._trusted = frozenset(id(helper) for helper in helpers)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
@@ -228,6 +234,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return self.binop_table[operator_](left, right)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if id(__obj) in __self._trusted:
+            return __context.call(__obj, *args, **kwargs)
         _tick()
         _int_args(args)
         _int_args(kwargs.values())

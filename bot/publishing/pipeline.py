@@ -220,8 +220,7 @@ class Pipeline:
             workers = max(1, min(self.settings.workers, len(names)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [
-                    pool.submit(self._plan_and_deliver, ledger, day, name, events)
-                    for name in names
+                    pool.submit(self._plan_and_deliver, ledger, day, name, events) for name in names
                 ]
                 for future in futures:
                     results.extend(future.result())

@@ -43,11 +43,11 @@ class Workspace:
         object per workspace: it keeps a connection per thread and this replica's name)."""
         if self.settings.ledger:
             return self.shared_ledger()
-        from bot.ledger.store import Ledger
-
         path = self.settings.state_folder.ledger
         if not create and not path.exists():
-            return None
+            return None  # before the import: `preview` of a new setup never loads the ledger
+        from bot.ledger.store import Ledger
+
         return Ledger(path)
 
     def shared_ledger(self) -> PostgresLedger:

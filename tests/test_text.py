@@ -81,6 +81,40 @@ def test_tricky_clusters_count_once() -> None:
         assert count_graphemes(cluster) == 1, cluster
 
 
+def test_joiner_table_is_the_segmenters() -> None:
+    """GRAPHEME_JOINERS (the fast path's test) holds exactly the code points wcwidth's own
+    tables say may join a neighbour: regenerate it when wcwidth's Unicode data changes."""
+    from wcwidth import table_grapheme
+
+    from bot.text.tables import GRAPHEME_JOINERS
+
+    kinds = ("EXTEND", "ZWJ", "SPACINGMARK", "PREPEND", "REGIONAL_INDICATOR")
+    kinds += ("L", "V", "T", "LV", "LVT")
+    expected = {
+        code
+        for kind in kinds
+        for first, last in getattr(table_grapheme, f"GRAPHEME_{kind}")
+        for code in range(first, last + 1)
+    }
+    ours = set()
+    for item in GRAPHEME_JOINERS.split():
+        first, _, last = item.partition("-")
+        ours.update(range(int(first, 16), int(last or first, 16) + 1))
+    assert ours == expected
+
+
+def test_text_without_joiners_never_loads_the_segmenter() -> None:
+    code = (
+        "import sys\n"
+        "from bot.text import count_graphemes, graphemes\n"
+        "text = 'S\u00e3o Paulo, Krak\u00f3w \u2014 \u65e5\u672c\u8a9e \U0001f680\\r\\n\u0416'\n"
+        "assert count_graphemes(text) == len(text) - 1 == len(graphemes(text))\n"
+        "assert 'wcwidth' not in sys.modules\n"
+        "assert count_graphemes('e\u0301') == 1 and 'wcwidth' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
 # --- Mastodon length ---------------------------------------------------------------------
 
 

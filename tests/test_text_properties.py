@@ -205,6 +205,7 @@ def solid_clusters(s: str) -> list[str]:
 @example(story="\u6f22" * 130 + "\u3002" + "x" * 10, rules=Rules("bluesky", 40, 3000), reserve=5)
 @example(story="a \u0301b " * 40, rules=Rules("bluesky", 40, 3000), reserve=0)
 @example(story="word \u0600 " * 40, rules=Rules("mastodon", 40, None, 23), reserve=0)
+@example(story="#" + "\u3001" * 31 + "\u3059", rules=Rules("bluesky", 40, 3000), reserve=8)
 def test_split_parts_fit_and_lose_nothing(story: str, rules: Rules, reserve: int) -> None:
     rich = prepare(story, rules)
     try:
@@ -329,9 +330,9 @@ def part_spans(rich: Rich, parts: list[Rich]) -> list[tuple[int, int]]:
     return spans
 
 
-def protected(rich: Rich, rules: Rules) -> list[tuple[int, int]]:
+def protected(rich: Rich, rules: Rules, reserve: int) -> list[tuple[int, int]]:
     """Code point spans no break may fall inside: links, whatever reads as a URL, and on
-    Bluesky mentions and tags (cutting one would change or drop its facet)."""
+    Bluesky mentions and tags that fit a part (cutting one would change or drop its facet)."""
     text = rich.text
     spans = [(k.start, k.end) for k in rich.links]
     spans += [m.span() for m in regex.finditer(r"(?i)https?://\S+", text)]
@@ -339,12 +340,16 @@ def protected(rich: Rich, rules: Rules) -> list[tuple[int, int]]:
         spans += [m.span(3) for m in mastodon_url_regex.finditer(text)]
     else:
         data = text.encode()
-        for b0, b1, _, _ in sdk_facets(text):
-            spans.append((len(data[:b0].decode()), len(data[:b1].decode())))
+        for b0, b1, kind, _ in sdk_facets(text):
+            span = data[b0:b1].decode()
+            if kind == "link" or len(clusters(span)) <= rules.limit - reserve:
+                spans.append((len(data[:b0].decode()), len(data[:b1].decode())))
     return spans
 
 
-def sentence_moves(rich: Rich, rules: Rules, lang: str | None, lo: int, hi: int) -> list[int]:
+def sentence_moves(
+    rich: Rich, rules: Rules, reserve: int, lang: str | None, lo: int, hi: int
+) -> list[int]:
     """Every (cut, resume) in (lo, hi) where whole sentences (or lines, or paragraphs) end."""
     from bot.text.sentences import sentence_ends
 
@@ -354,7 +359,7 @@ def sentence_moves(rich: Rich, rules: Rules, lang: str | None, lo: int, hi: int)
         m.span() for m in regex.finditer(r"\s*[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]\s*", text)
     ]
     bounds = set(itertools.accumulate(map(len, clusters(text)), initial=0))
-    shield = protected(rich, rules)
+    shield = protected(rich, rules, reserve)
     return [
         (c, r)
         for c, r in found
@@ -411,7 +416,7 @@ def test_split_uses_fewest_parts_and_balances_them(
         # (c) no move of whole sentences across the boundary makes both parts longer than the
         # shorter one is now
         shorter = min(platform_length(text[a:b], rules), platform_length(text[c:d], rules))
-        for cut, resume in sentence_moves(rich, rules, lang, a, d):
+        for cut, resume in sentence_moves(rich, rules, reserve, lang, a, d):
             first, second = trimmed(text[a:cut]), trimmed(text[resume:d])
             if not first or not second:
                 continue

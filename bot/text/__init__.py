@@ -49,10 +49,10 @@ def warm_up() -> None:
     """Build the large patterns and tables now rather than on the first text that needs them
     (Mastodon's URL pattern alone takes ~12 ms to compile)."""
     from bot.text.bluesky import bluesky_tlds, tag_patterns
-    from bot.text.clusters import segmenter
+    from bot.text.clusters import joiner
     from bot.text.mastodon import mastodon_url_re
 
-    segmenter()
+    joiner()
     mastodon_url_re()
     tag_patterns()
     bluesky_tlds()

@@ -1,5 +1,5 @@
-"""Extended grapheme clusters (UAX #29) and UTF-8 length, with an ASCII fast path (the common
-case never loads the segmenter)."""
+"""Extended grapheme clusters (UAX #29) and UTF-8 length, with a fast path for text in which no
+code point joins another (the common case, in most scripts, never loads the segmenter)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,40 @@ ASCII_CLUSTER = re.compile(r"\r\n|[\s\S]")
 
 @cache
 def segmenter() -> Callable[[str], Iterator[str]]:
-    # Imported on first use: ASCII text, the common case, never needs it.
+    # Imported on first use: text without joining code points, the common case, never needs it.
     from wcwidth import iter_graphemes
 
     return iter_graphemes
 
 
+@cache
+def joiner() -> re.Pattern[str]:
+    """A code point that may join a neighbour into one cluster (a combining mark, a joiner,
+    a Hangul jamo or syllable, a regional indicator...): text without any, as most Latin, Greek,
+    Cyrillic and CJK text is, has one cluster per code point (a CR LF pair aside)."""
+    from bot.text import tables
+
+    spans = []
+    for item in tables.GRAPHEME_JOINERS.split():
+        first, _, last = item.partition("-")
+        spans.append(f"\\U{int(first, 16):08x}" + (f"-\\U{int(last, 16):08x}" if last else ""))
+    return re.compile(f"[{''.join(spans)}]")
+
+
+def _simple(text: str) -> bool:
+    """One cluster per code point (a CR LF pair aside): the segmenter is not needed."""
+    return text.isascii() or joiner().search(text) is None
+
+
 def graphemes(text: str) -> list[str]:
     """Extended grapheme clusters (UAX #29) of ``text``."""
-    if text.isascii():
+    if _simple(text):
         return list(text) if "\r\n" not in text else ASCII_CLUSTER.findall(text)
     return list(segmenter()(text))
 
 
 def count_graphemes(text: str) -> int:
-    if text.isascii():
+    if _simple(text):
         return len(text) - text.count("\r\n")
     return len(list(segmenter()(text)))
 

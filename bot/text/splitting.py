@@ -5,8 +5,9 @@ Where a part may end (the candidate breaks):
   `sentences`, in the post's language; after a full-width stop in CJK text too);
 - between words only inside a sentence that does not fit a part on its own;
 - between grapheme clusters only inside a word that does not fit a part on its own;
-- never inside a link, a URL, a Bluesky mention or tag, or a grapheme cluster (TextTooLong
-  when one alone cannot fit); a word is never cut before an "@" or "#" that would start a new one.
+- never inside a link, a URL or a grapheme cluster (TextTooLong when one alone cannot fit), nor
+  inside a Bluesky mention or tag that fits a part; a word is never cut before an "@" or "#"
+  that would start a new one.
 
 Which breaks are used, in this order of priority:
 1. the fewest parts (so no two neighbouring parts would fit in one);
@@ -33,7 +34,7 @@ from typing import NoReturn
 
 from bot.text.base import Link, Rich, Rules, TextTooLong, check_platform, end_of_run, find_all
 from bot.text.bluesky import JS_SPACE, detect_links, detect_tags
-from bot.text.clusters import ASCII_CLUSTER, segmenter, utf8_length
+from bot.text.clusters import graphemes, utf8_length
 from bot.text.counting import fits, length
 from bot.text.mastodon import MASTODON_MENTION, mastodon_url_matches
 from bot.text.mentions import detect_mentions
@@ -68,7 +69,7 @@ class _Splitter:
         # Cluster boundaries; None when every offset is one (ASCII without CRLF).
         self.bounds: list[int] | None = None
         if not self.ascii or "\r\n" in text:
-            self.bounds = list(accumulate(map(len, _clusters(text)), initial=0))
+            self.bounds = list(accumulate(map(len, graphemes(text)), initial=0))
         self.links = sorted(rich.links, key=lambda k: (k.start, k.end))
         self.line_runs: list[tuple[int, int, int]] = []
         self.events: list[tuple[int, int, int]] = []
@@ -129,8 +130,13 @@ class _Splitter:
                 spans += [m.span(3) for m in mastodon_url_matches(text)]
         if self.rules.platform == "bluesky":
             spans += [(s, e) for s, e, _ in detect_links(text)]
-            spans += [(s, e) for s, e, _ in detect_mentions(text)]
-            spans += [(s, e) for s, e, _ in detect_tags(text)]
+            # Mentions and tags are kept whole too, unless one alone is longer than a part:
+            # that one is cut as any word that long is.
+            spans += [
+                (s, e)
+                for s, e, _ in (*detect_mentions(text), *detect_tags(text))
+                if self.index(e) - self.index(s) <= self.room
+            ]
         merged = _merge(spans)
         self.span_starts = [s for s, _ in merged]
         self.span_ends = [e for _, e in merged]
@@ -470,10 +476,6 @@ class _Splitter:
             # part): that part does not fit; choose again.
             for s in wrong:
                 self._measured[s] = None
-
-
-def _clusters(text: str) -> Iterable[str]:
-    return ASCII_CLUSTER.findall(text) if text.isascii() else segmenter()(text)
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

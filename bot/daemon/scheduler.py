@@ -333,6 +333,7 @@ class Runner:
             count = self.workspace.prime(today, today + dt.timedelta(days=1))
             self.workspace.refresh_templates()
             log.info("warm-up (%s): %d event(s) for %s", reason, count, today.isoformat())
+            self._rehearse(reason, today)
             if self.dry_run:
                 return
             began = time.monotonic()
@@ -352,6 +353,15 @@ class Runner:
             log.exception("warm-up (%s) failed", reason)
         finally:
             self.lock.release()
+
+    def _rehearse(self, reason: str, today: dt.date) -> None:
+        """Render the day's threads now, recording and sending nothing: what rendering loads
+        on first use (Babel's data for a new "N years ago", compiled templates, text patterns)
+        is then in memory, and the slot only sends. A failure here is the slot's to report."""
+        try:
+            self.pipeline.publish(today, dry_run=True)
+        except Exception:
+            log.debug("warm-up (%s): rendering %s ahead failed", reason, today, exc_info=True)
 
     def new_day(self) -> None:
         """At local midnight: read today's and tomorrow's files (their last good versions)."""

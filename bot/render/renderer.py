@@ -30,6 +30,7 @@ from bot.config import BlueskyAccount, Settings
 from bot.content.post import MAX_CARD, Event, Picture, Problem
 from bot.render import frames, i18n, sandbox
 from bot.render.limits import load_instances, rules_for
+from bot.text.base import end_of_run
 from bot.text.sentences import sentence_ends
 
 TEMPLATES = ("post.j2", "thread.j2")
@@ -718,16 +719,12 @@ def _has_longer_word(body: str, limit: int) -> bool:
     backwards = body[::-1]
     for at in range(limit, size, step):
         if not body[at].isspace():
-            after = _run_length(body, at)  # `at` and the rest of its run
-            before = _run_length(backwards, size - 1 - at) - 1  # what precedes `at` in it
+            mirrored = size - 1 - at  # where `at` is in `backwards`
+            after = end_of_run(_NON_SPACE, body, at) - at  # `at` and the rest of its run
+            before = end_of_run(_NON_SPACE, backwards, mirrored) - mirrored - 1  # what precedes it
             if before + after > limit:
                 return True
     return False
-
-
-def _run_length(body: str, at: int) -> int:
-    match = _NON_SPACE.match(body, at)
-    return match.end() - at if match else 0
 
 
 def _fewest_parts(draft: _Draft) -> int:

@@ -58,3 +58,13 @@ def end_of_run(run: re.Pattern[str], text: str, pos: int, endpos: int | None = N
     found = run.match(text, pos, len(text) if endpos is None else endpos)
     assert found is not None  # a `*` pattern matches the empty string
     return found.end()
+
+
+def range_class(spec: str) -> str:
+    """The body of a regex character class for code point ranges written as in bot.text.tables
+    ("21-23 25 2c-2f", hexadecimal)."""
+    out = []
+    for item in spec.split():
+        first, _, last = item.partition("-")
+        out.append(f"\\U{int(first, 16):08x}" + (f"-\\U{int(last, 16):08x}" if last else ""))
+    return "".join(out)

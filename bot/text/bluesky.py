@@ -8,19 +8,8 @@ import re
 from functools import cache
 
 from bot.text import tables as text_data
-from bot.text.base import end_of_run, find_all
+from bot.text.base import end_of_run, find_all, range_class
 from bot.text.clusters import count_graphemes
-
-
-def _parse_ranges(spec: str) -> tuple[list[int], list[int]]:
-    starts: list[int] = []
-    ends: list[int] = []
-    for item in spec.split():
-        first, _, last = item.partition("-")
-        starts.append(int(first, 16))
-        ends.append(int(last or first, 16))
-    return starts, ends
-
 
 # JavaScript's \s, which the official regexes use (Python's \s differs).
 JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -31,11 +20,7 @@ _MAX_TAG_GRAPHEMES = 64
 @cache
 def _punct_class() -> str:
     # \p{P} as of Unicode 16, the set the SDK ports; written as a character-class body.
-    starts, ends = _parse_ranges(text_data.PUNCT_RANGES)
-    return "".join(
-        f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}"
-        for a, b in zip(starts, ends, strict=True)
-    )
+    return range_class(text_data.PUNCT_RANGES)
 
 
 # Patterns that open with a literal are found by a fast scan; an alternation would not be.

@@ -24,12 +24,9 @@ def joiner() -> re.Pattern[str]:
     a Hangul jamo or syllable, a regional indicator...): text without any, as most Latin, Greek,
     Cyrillic and CJK text is, has one cluster per code point (a CR LF pair aside)."""
     from bot.text import tables
+    from bot.text.base import range_class
 
-    spans = []
-    for item in tables.GRAPHEME_JOINERS.split():
-        first, _, last = item.partition("-")
-        spans.append(f"\\U{int(first, 16):08x}" + (f"-\\U{int(last, 16):08x}" if last else ""))
-    return re.compile(f"[{''.join(spans)}]")
+    return re.compile(f"[{range_class(tables.GRAPHEME_JOINERS)}]")
 
 
 def _simple(text: str) -> bool:

@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable, Iterator
 from functools import cache
 
-ASCII_CLUSTER = re.compile(r"\r\n|[\s\S]")
+# A cluster of text without joining code points: a CR LF pair, or any one code point.
+_SIMPLE_CLUSTER = re.compile(r"\r\n|[\s\S]")
 
 
 @cache
@@ -37,7 +38,7 @@ def _simple(text: str) -> bool:
 def graphemes(text: str) -> list[str]:
     """Extended grapheme clusters (UAX #29) of ``text``."""
     if _simple(text):
-        return list(text) if "\r\n" not in text else ASCII_CLUSTER.findall(text)
+        return list(text) if "\r\n" not in text else _SIMPLE_CLUSTER.findall(text)
     return list(segmenter()(text))
 
 

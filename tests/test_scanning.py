@@ -10,6 +10,7 @@ from support import write_post
 
 from bot.content import scanning
 from bot.content.corpus import Corpus
+from bot.launch import listing_options, start_listing
 
 
 def make_posts(folder, count: int = 5) -> None:
@@ -93,3 +94,28 @@ def test_a_stale_verdict_is_not_trusted(tmp_path, monkeypatch):
     scanning.prefetch(posts, cache)  # the child was forked with the real scan_tree
     assert other.scan() == real_scan(str(posts.absolute()))
     assert listed == [str(posts.absolute())]
+
+
+def test_entry_point_reads_the_folder_options_of_listing_commands_only():
+    assert listing_options(["preview"]) == (None, None)
+    assert listing_options(["check", "--config", "a.toml", "--posts=p"]) == ("a.toml", "p")
+    assert listing_options(["preview", "--date", "2027-01-16", "--config=b.toml"]) == (
+        "b.toml",
+        None,
+    )
+    assert listing_options(["publish", "--config", "a.toml"]) is None
+    assert listing_options(["preview", "--help"]) is None
+    assert listing_options(["--version"]) is None
+    assert listing_options([]) is None
+    assert listing_options(["preview", "--config"]) == (None, None)  # click reports it
+
+
+def test_entry_point_starts_the_listing_a_command_then_takes(tmp_path, monkeypatch):
+    make_posts(tmp_path / "posts")
+    config = tmp_path / "thisday.toml"
+    config.write_text('posts = "posts"\nstate = "state"\n')
+    start_listing(["preview", "--config", str(config)])
+    taken = scanning.take(tmp_path / "posts")
+    assert taken == scanning.scan_tree(str(tmp_path / "posts"))
+    start_listing(["publish", "--config", str(config)])
+    assert scanning.take(tmp_path / "posts") is None  # nothing started for other commands

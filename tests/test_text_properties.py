@@ -8,6 +8,7 @@ atproto SDK's offline detect_facets.
 from __future__ import annotations
 
 import itertools
+import re
 import string
 
 import regex
@@ -27,9 +28,12 @@ from bot.text import (
     fits,
     graphemes,
     length,
+    mastodon_urls,
     prepare,
     split,
 )
+from bot.text.mastodon import FOLDS_TO_ASCII
+from bot.text.tables import MASTODON_CCTLDS, MASTODON_GTLDS
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -427,3 +431,42 @@ def test_split_uses_fewest_parts_and_balances_them(
             assert not (
                 platform_length(first, rules) > shorter and platform_length(second, rules) > shorter
             ), (text[a:b], text[c:d], "->", first, second)
+
+
+# --- Mastodon's URLs without the whole regex --------------------------------------------------
+
+# Hosts made of pieces where the shortcut could go wrong: TLDs in any case and next to letters,
+# the four non-ASCII letters case-insensitive matching takes for ASCII ones, TLDs that mix
+# ASCII with other letters, punycode, underscores in labels, IDN TLDs, ports, paths, queries.
+_TLDS = (MASTODON_GTLDS + " " + MASTODON_CCTLDS).split()
+url_pieces = st.one_of(
+    st.sampled_from(_TLDS),
+    st.sampled_from(_TLDS).map(str.upper),
+    st.sampled_from(
+        list(".-_/:?#@+()[]'~=&%!,; \n\u200e\u00e9\u00f6\u00bb\u3002")
+        + list(FOLDS_TO_ASCII)
+        + ["http://", "https://", "HTTPS://", "xhttp://", "xn--", "verm", "gensberater"]
+        + ["example", "co", "com", ":8080", "/path", "(x)", "\u043e\u043d\u043b\u0430\u0439\u043d"]
+        + ["a_b.", "x-y.", "_.", "w."]
+    ),
+    st.text(string.ascii_letters + string.digits, min_size=1, max_size=5),
+)
+
+
+@SETTINGS
+@given(pieces=st.lists(url_pieces, max_size=16), scheme=st.sampled_from(["http://", "https://"]))
+@example(pieces=["co", "\u212a", " ", "verm\u00f6gensberater"], scheme="https://x.")
+@example(pieces=["", "", "", "a_b.com x.a_b.com a_b.c.com/p"], scheme="https://")
+@example(pieces=["\u043e\u043d\u043b\u0430\u0439\u043d", "/a"], scheme="http://\u0434.")
+def test_mastodon_urls_are_mastodon_pys(pieces: list[str], scheme: str) -> None:
+    text = "".join(pieces[:3]) + scheme + "".join(pieces[3:])
+    assert mastodon_urls(text) == [m.span(3) for m in mastodon_url_regex.finditer(text)]
+
+
+def test_only_four_non_ascii_letters_match_ascii_ones_ignoring_case() -> None:
+    ascii_class = re.compile("[0-9a-zA-Z@+-]", re.IGNORECASE)
+    found = {chr(c) for c in range(0x80, 0x110000) if ascii_class.match(chr(c))}
+    assert found == FOLDS_TO_ASCII
+    # ...and no TLD holds one of them, so an ASCII letter in a text never matches a TLD's
+    # non-ASCII letter.
+    assert not any(ch in FOLDS_TO_ASCII for tld in _TLDS for ch in tld)

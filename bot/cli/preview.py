@@ -50,7 +50,8 @@ def command(
     """
     from bot.content import scanning
 
-    # List the posts folder in a child process while the imports below run.
+    # The entry point has started listing the posts folder already (bot.launch); this starts
+    # it when the command is run another way. Either way it runs while the imports below do.
     where = scanning.posts_folder(config_file, posts_dir)
     if where is not None:
         scanning.prefetch(*where)

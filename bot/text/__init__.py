@@ -47,12 +47,10 @@ __all__ = [
 
 def warm_up() -> None:
     """Build the large patterns and tables now rather than on the first text that needs them
-    (Mastodon's URL pattern alone takes ~12 ms to compile)."""
+    (the hashtag patterns, the grapheme joiners, Bluesky's TLDs)."""
     from bot.text.bluesky import bluesky_tlds, tag_patterns
     from bot.text.clusters import joiner
-    from bot.text.mastodon import mastodon_url_re
 
     joiner()
-    mastodon_url_re()
     tag_patterns()
     bluesky_tlds()

@@ -28,52 +28,129 @@ _M_PATH_END = r"[\+\-a-z\u0400-\u04FF0-9=_#\/" + _M_LATIN + "]"
 _M_QUERY = r"(\?[a-z0-9!?\*'@\(\);:&=\+\$\/%#\[\]\-_\.,~|]*[a-z0-9\-_&=#\/])?"
 
 
+_M_LABELS = rf"(?:(?:{_M_DOMAIN_CHAR}(?:[_-]|{_M_DOMAIN_CHAR})*)?{_M_DOMAIN_CHAR}\.)*"
+_M_LAST_LABEL = rf"(?:(?:{_M_DOMAIN_CHAR}(?:-|{_M_DOMAIN_CHAR})*)?{_M_DOMAIN_CHAR}\.)"
+_M_TLD_END = "(?=[^0-9a-zA-Z@+-]|$)"
+_M_PAREN = rf"\((?:{_M_PATH_CHAR}+|(?:{_M_PATH_CHAR}*\({_M_PATH_CHAR}+\){_M_PATH_CHAR}*))\)"
+_M_PATH = (
+    rf"(\/(?:(?:{_M_PATH_CHAR}*(?:{_M_PAREN}{_M_PATH_CHAR}*)*{_M_PATH_END}|(?:{_M_PAREN}))"
+    rf"|(?:@{_M_PATH_CHAR}+\/))*)?"
+)
+_M_AFTER_HOST = rf"(?::([0-9]+))?{_M_PATH}{_M_QUERY}"
+
+
 def _mastodon_url_pattern() -> str:
-    dc = _M_DOMAIN_CHAR
-    pc = _M_PATH_CHAR
-    paren = rf"\((?:{pc}+|(?:{pc}*\({pc}+\){pc}*))\)"
-    tld_end = "(?=[^0-9a-zA-Z@+-]|$)"
+    """Mastodon.py's URL regex, character for character (a test compares the two)."""
     gtlds = "|".join(text_data.MASTODON_GTLDS.split())
     cctlds = "|".join(text_data.MASTODON_CCTLDS.split())
-    domain = (
-        rf"(?:(?:(?:{dc}(?:[_-]|{dc})*)?{dc}\.)*(?:(?:{dc}(?:-|{dc})*)?{dc}\.)"
-        rf"(?:(?:(?:{gtlds}){tld_end})|(?:(?:{cctlds}){tld_end})|(?:xn--[\-0-9a-z]+)))"
-    )
-    path = rf"(\/(?:(?:{pc}*(?:{paren}{pc}*)*{_M_PATH_END}|(?:{paren}))|(?:@{pc}+\/))*)?"
+    tld = rf"(?:(?:(?:{gtlds}){_M_TLD_END})|(?:(?:{cctlds}){_M_TLD_END})|(?:xn--[\-0-9a-z]+))"
+    domain = f"(?:{_M_LABELS}{_M_LAST_LABEL}{tld})"
     # group 2: the character before the URL, group 3: the URL (as Mastodon.py numbers them)
-    return rf"(({_M_BEFORE})((https?:\/\/)({domain})(?::([0-9]+))?{path}{_M_QUERY}))"
+    return rf"(({_M_BEFORE})((https?:\/\/)({domain}){_M_AFTER_HOST}))"
 
 
 @cache
 def mastodon_url_re() -> re.Pattern[str]:
+    """The whole regex. Compiling its ~1,600 case-insensitive TLD alternatives takes ~30 ms,
+    so `mastodon_urls` uses it only for hosts it cannot decide by itself."""
     return re.compile(_mastodon_url_pattern(), re.IGNORECASE)
 
 
 MASTODON_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9\.\-]+[a-z0-9]+)", re.IGNORECASE)
 
+# The same regex in pieces, without the TLD alternatives: a TLD is looked up in a set.
+_HEAD = re.compile(rf"{_M_BEFORE}(https?:\/\/)", re.IGNORECASE)
+_LABEL_RUN = re.compile(_M_LABELS, re.IGNORECASE)
+_TLD_END = re.compile(_M_TLD_END, re.IGNORECASE)
+_PUNYCODE_TLD = re.compile(r"xn--[\-0-9a-z]+", re.IGNORECASE)
+_AFTER_HOST = re.compile(_M_AFTER_HOST, re.IGNORECASE)
+_ASCII_ALNUM_RUN = re.compile(r"[0-9A-Za-z]*")
+# The only non-ASCII code points that case-insensitive matching takes for ASCII letters
+# (dotted capital I, dotless i, long s, Kelvin sign; a test checks every code point).
+FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
+
+
+@cache
+def _tld_tables() -> tuple[frozenset[str], frozenset[str]]:
+    """The ASCII TLDs, and the ASCII beginnings of TLDs that go on in other letters
+    ("verm" of "vermögensberater")."""
+    tlds = (text_data.MASTODON_GTLDS + " " + text_data.MASTODON_CCTLDS).split()
+    ascii_tlds = frozenset(t for t in tlds if t.isascii())
+    heads = set()
+    for tld in tlds:
+        head = _ASCII_ALNUM_RUN.match(tld)
+        if head is not None and 0 < head.end() < len(tld):
+            heads.add(tld[: head.end()])
+    return ascii_tlds, frozenset(heads)
+
+
+class _Undecided(Exception):
+    """A host whose TLD may hold letters beyond ASCII: only the whole regex can tell."""
+
 
 def mastodon_urls(text: str) -> list[tuple[int, int]]:
-    """Spans of the URLs Mastodon weighs as `url_weight` characters each."""
-    return [m.span(3) for m in mastodon_url_matches(text)] if "://" in text else []
-
-
-def mastodon_url_matches(text: str) -> list[re.Match[str]]:
-    """What ``mastodon_url_re().finditer(text)`` yields, without scanning the whole text.
+    """Spans of the URLs Mastodon weighs as `url_weight` characters each: group 3 of
+    ``mastodon_url_re().finditer(text)``, found without scanning the whole text and, for hosts
+    with an ASCII TLD (nearly all), without the whole regex.
 
     A match is one character (or the start of the text) and "http(s)" before a "://", so it can
     only begin 4 to 6 characters before one."""
-    found: list[re.Match[str]] = []
-    pattern = mastodon_url_re()
+    found: list[tuple[int, int]] = []
     done = 0
     for at in find_all(text, "://"):
         if at < done:
             continue
         for start in (at - 6, at - 5, at - 4):
-            if start >= done and (m := pattern.match(text, start)) is not None:
-                found.append(m)
-                done = m.end()
+            if start < done:
+                continue
+            try:
+                span = _url_at(text, start)
+            except _Undecided:
+                whole = mastodon_url_re().match(text, start)
+                span = None if whole is None else whole.span(3)
+            if span is not None:
+                found.append(span)
+                done = span[1]
                 break
     return found
+
+
+def _url_at(text: str, start: int) -> tuple[int, int] | None:
+    """What ``mastodon_url_re().match(text, start)`` finds, as the span of its group 3.
+
+    The domain is labels ending in dots, then a TLD. The regex takes as many labels as it can,
+    then gives them back one at a time until a TLD follows, and the rest of the URL (port,
+    path, query) is optional: the first place with a TLD ends the host."""
+    head = _HEAD.match(text, start)
+    if head is None:
+        return None
+    host = head.end()
+    dots = find_all(text[host : _LABEL_RUN.match(text, host).end()], ".")  # type: ignore[union-attr]
+    for n in range(len(dots) - 1, -1, -1):
+        label = text[host + dots[n - 1] + 1 if n else host : host + dots[n]]
+        if "_" in label:  # allowed in the labels before, not in the one just before the TLD
+            continue
+        tld_end = _tld_end(text, host + dots[n] + 1)
+        if tld_end is not None:
+            return head.start(1), _AFTER_HOST.match(text, tld_end).end()  # type: ignore[union-attr]
+    return None
+
+
+def _tld_end(text: str, at: int) -> int | None:
+    """Where a TLD starting at `at` ends, if one does (the regex's TLD alternatives)."""
+    if not text[at : at + 1].isascii():
+        raise _Undecided
+    ascii_tlds, heads = _tld_tables()
+    word_end = _ASCII_ALNUM_RUN.match(text, at).end()  # type: ignore[union-attr]
+    word = text[at:word_end].lower()
+    after = text[word_end : word_end + 1]
+    if not after.isascii() and (after in FOLDS_TO_ASCII or word in heads):
+        raise _Undecided
+    # An ASCII TLD is letters only and must be followed by no letter or digit: the whole run.
+    if word in ascii_tlds and _TLD_END.match(text, word_end):
+        return word_end
+    punycode = _PUNYCODE_TLD.match(text, at)
+    return None if punycode is None else punycode.end()
 
 
 def mastodon_countable(text: str, url_weight: int) -> str:
@@ -81,10 +158,10 @@ def mastodon_countable(text: str, url_weight: int) -> str:
         filler = "x" * url_weight
         pieces = []
         pos = 0
-        for m in mastodon_url_matches(text):
-            pieces.append(text[pos : m.start(3)])
+        for start, end in mastodon_urls(text):
+            pieces.append(text[pos:start])
             pieces.append(filler)
-            pos = m.end()
+            pos = end
         pieces.append(text[pos:])
         text = "".join(pieces)
     if text.count("@") >= 2:

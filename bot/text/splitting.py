@@ -36,7 +36,7 @@ from bot.text.base import Link, Rich, Rules, TextTooLong, check_platform, end_of
 from bot.text.bluesky import JS_SPACE, detect_links, detect_tags
 from bot.text.clusters import graphemes, utf8_length
 from bot.text.counting import fits, length
-from bot.text.mastodon import MASTODON_MENTION, mastodon_url_matches
+from bot.text.mastodon import MASTODON_MENTION, mastodon_urls
 from bot.text.mentions import detect_mentions
 from bot.text.sentences import after_abbreviation, sentence_ends
 
@@ -115,7 +115,7 @@ class _Splitter:
         if self.rules.platform == "mastodon":
             urls = []
             if "://" in self.text:
-                urls = [m.span(3) for m in mastodon_url_matches(self.text)]
+                urls = mastodon_urls(self.text)
             self.events = self._mastodon_events(urls)
         # Detected URLs hold no whitespace, so only a break inside a word (or one at a
         # whitespace character the JavaScript \s lacks) needs them: found on first such use.
@@ -127,7 +127,7 @@ class _Splitter:
         if "://" in text:
             spans += [m.span() for m in _GENERIC_URL.finditer(text)]
             if self.rules.platform == "mastodon":
-                spans += [m.span(3) for m in mastodon_url_matches(text)]
+                spans += mastodon_urls(text)
         if self.rules.platform == "bluesky":
             spans += [(s, e) for s, e, _ in detect_links(text)]
             # Mentions and tags are kept whole too, unless one alone is longer than a part:

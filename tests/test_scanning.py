@@ -119,3 +119,17 @@ def test_entry_point_starts_the_listing_a_command_then_takes(tmp_path, monkeypat
     assert taken == scanning.scan_tree(str(tmp_path / "posts"))
     start_listing(["publish", "--config", str(config)])
     assert scanning.take(tmp_path / "posts") is None  # nothing started for other commands
+
+
+def test_a_damaged_index_is_rebuilt_not_trusted(tmp_path):
+    posts, cache = tmp_path / "posts", tmp_path / "cache"
+    make_posts(posts)
+    first = Corpus(posts, cache)
+    first.refresh()
+    first.save()
+    saved = first.cache_file.read_bytes()
+    for damaged in (saved[: len(saved) // 2], b"\xff" * 8 + saved[8:], b"", b"not an index"):
+        first.cache_file.write_bytes(damaged)
+        scanning.prefetch(posts, cache)  # the child may find the listing section intact
+        again = Corpus(posts, cache)
+        assert sorted(again.refresh()) == sorted(f"m{n % 2}/e{n}.md" for n in range(5))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import array
 import functools
-import marshal
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +20,7 @@ from bot.content import scanning
 from bot.content.post import Event, Parsed, Problem, parse
 from bot.state import atomic_write
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 # An index written by another version of thisday may hold verdicts of other rules: not used.
 INDEX_FORM = f"{CACHE_FORMAT}/{__version__}"
 POST_SUFFIX = scanning.POST_SUFFIX
@@ -352,9 +351,11 @@ class Corpus:
         try:
             with open(self.cache_file, "rb") as handle:
                 stat = os.fstat(handle.fileno())
-                data = marshal.loads(handle.read())  # far faster than marshal.load(handle)
-            form, root, fingerprint, rels, mtimes, sizes, keys, ids = data[:8]
-            problems, fits, unfit, losers, scan_problems = data[8:]
+                sections = scanning.index_sections(handle.read())
+            if sections is None:
+                return
+            (form, root, rels, mtimes, sizes, scan_problems), rest = sections
+            fingerprint, keys, ids, problems, fits, unfit, losers = rest
             if form != INDEX_FORM or root != str(self.root):
                 return
             columns = _Columns(
@@ -392,23 +393,25 @@ class Corpus:
         rels = [rel for rel in self._order if rel in entries]
         if len(rels) != len(entries):
             rels += sorted(entries.keys() - set(rels))
-        data = (
+        listing = (
             INDEX_FORM,
             str(self.root),
-            self.fingerprint,
             rels,
             array.array("q", (entries[r].mtime_ns for r in rels)).tobytes(),
             array.array("q", (entries[r].size for r in rels)).tobytes(),
+            self._scan_problems,
+        )
+        rest = (
+            self.fingerprint,
             array.array("H", (entries[r].key for r in rels)).tobytes(),
             [entries[r].id for r in rels],
             {r: e.problems for r, e in entries.items() if e.problems},
             {r: e.fit for r, e in entries.items() if e.fit},
             [r for r, e in entries.items() if e.fit is None],
             sorted(self.losers()),
-            self._scan_problems,
         )
         try:
-            atomic_write(self.cache_file, marshal.dumps(data))
+            atomic_write(self.cache_file, scanning.index_bytes(listing, rest))
             self._dirty = False
         except OSError:
             pass

@@ -191,13 +191,37 @@ def index_file(cache_dir: Path, root: Path) -> Path:
     return cache_dir / f"posts-{hashlib.sha1(str(root.absolute()).encode()).hexdigest()[:12]}.idx"
 
 
-def index_columns(raw: bytes) -> tuple[list[str], bytes, bytes, list[tuple[str, str]]] | None:
-    """The listing part of a saved index: (rels, mtimes, sizes, problems), in listing order."""
+# An index file is two marshalled sections, the listing first (with the length of its bytes
+# in front): the listing child compares the listing without unmarshalling the rest.
+_SECTION_LENGTH = 8
+
+
+def index_bytes(listing: tuple[Any, ...], rest: tuple[Any, ...]) -> bytes:
+    head = marshal.dumps(listing)
+    return len(head).to_bytes(_SECTION_LENGTH, "little") + head + marshal.dumps(rest)
+
+
+def index_sections(raw: bytes) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """(listing section, the rest) of an index file, or None when it is not one."""
     try:
-        data = marshal.loads(raw)
-        return data[3], data[4], data[5], data[12]
-    except (EOFError, ValueError, TypeError, IndexError):
+        length = int.from_bytes(raw[:_SECTION_LENGTH], "little")
+        view = memoryview(raw)
+        head = marshal.loads(view[_SECTION_LENGTH : _SECTION_LENGTH + length])
+        rest = marshal.loads(view[_SECTION_LENGTH + length :])
+    except (EOFError, ValueError, TypeError):
         return None
+    return (head, rest) if isinstance(head, tuple) and isinstance(rest, tuple) else None
+
+
+def index_columns(raw: bytes) -> tuple[list[str], bytes, bytes, list[tuple[str, str]]] | None:
+    """The listing section of a saved index: (rels, mtimes, sizes, problems), in listing order
+    (after the index's form and root, which its reader checks)."""
+    try:
+        head = marshal.loads(memoryview(raw)[_SECTION_LENGTH:])  # stops at the section's end
+        _, _, rels, mtimes, sizes, problems = head
+    except (EOFError, ValueError, TypeError):
+        return None
+    return rels, mtimes, sizes, problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +259,8 @@ def _listing_or_verdict(root: Path, cache_dir: Path | None) -> tuple[Any, ...]:
         try:
             with open(index_file(cache_dir, root), "rb") as handle:
                 stat = os.fstat(handle.fileno())
-                saved = index_columns(handle.read())
+                length = handle.read(_SECTION_LENGTH)
+                saved = index_columns(length + handle.read(int.from_bytes(length, "little")))
         except OSError:
             saved = None
         if saved == (found.rels, found.mtimes, found.sizes, found.problems):

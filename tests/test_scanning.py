@@ -23,6 +23,15 @@ def make_posts(folder, count: int = 5) -> None:
     (folder / "notes.txt").write_text("not a post")
 
 
+def indexed(posts, cache) -> Corpus:
+    """A posts folder with its index saved."""
+    make_posts(posts)
+    corpus = Corpus(posts, cache)
+    corpus.refresh()
+    corpus.save()
+    return corpus
+
+
 def test_scan_lists_posts_with_signatures(tmp_path):
     make_posts(tmp_path)
     listing = scanning.scan_tree(str(tmp_path))
@@ -42,10 +51,7 @@ def test_prefetched_listing_is_the_same_as_a_direct_one(tmp_path):
 
 def test_child_says_unchanged_only_when_the_index_matches(tmp_path):
     posts, cache = tmp_path / "posts", tmp_path / "cache"
-    make_posts(posts)
-    corpus = Corpus(posts, cache)
-    corpus.refresh()
-    corpus.save()
+    indexed(posts, cache)
     scanning.prefetch(posts, cache)
     assert isinstance(scanning.take(posts), scanning.Unchanged)
 
@@ -57,10 +63,7 @@ def test_child_says_unchanged_only_when_the_index_matches(tmp_path):
 
 def test_corpus_uses_an_unchanged_verdict_and_sees_changes(tmp_path):
     posts, cache = tmp_path / "posts", tmp_path / "cache"
-    make_posts(posts)
-    first = Corpus(posts, cache)
-    first.refresh()
-    first.save()
+    indexed(posts, cache)
 
     scanning.prefetch(posts, cache)
     again = Corpus(posts, cache)
@@ -78,10 +81,7 @@ def test_corpus_uses_an_unchanged_verdict_and_sees_changes(tmp_path):
 
 def test_a_stale_verdict_is_not_trusted(tmp_path, monkeypatch):
     posts, cache = tmp_path / "posts", tmp_path / "cache"
-    make_posts(posts)
-    corpus = Corpus(posts, cache)
-    corpus.refresh()
-    corpus.save()
+    indexed(posts, cache)
     # Another process rewrote the index after the child compared: the verdict is about
     # another file, so the corpus lists the folder itself.
     other = Corpus(posts, cache)
@@ -123,10 +123,7 @@ def test_entry_point_starts_the_listing_a_command_then_takes(tmp_path, monkeypat
 
 def test_a_damaged_index_is_rebuilt_not_trusted(tmp_path):
     posts, cache = tmp_path / "posts", tmp_path / "cache"
-    make_posts(posts)
-    first = Corpus(posts, cache)
-    first.refresh()
-    first.save()
+    first = indexed(posts, cache)
     saved = first.cache_file.read_bytes()
     for damaged in (saved[: len(saved) // 2], b"\xff" * 8 + saved[8:], b"", b"not an index"):
         first.cache_file.write_bytes(damaged)

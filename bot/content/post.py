@@ -9,7 +9,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.content import images
+from bot.content.front_matter import load_front_matter, yaml_error, yaml_load
 from bot.logs import escape
 
 KNOWN_KEYS = (
@@ -50,92 +50,6 @@ _STORY_ONLY = frozenset("\u2066\u2067\u2068\u2069\u2028\u2029")
 # One-line fields refuse tabs and line or paragraph separators as well.
 _ONE_LINE_BAD = re.compile("[\t\n\r\u2028\u2029\x85]")
 _ONE_LINE = ("title", "link", "lang", "image", "id", "cw", "card")
-
-
-@functools.cache
-def yaml_loader() -> Any:
-    """The safe loader, minus YAML's implicit timestamps: dates are read (and judged) by us.
-    PyYAML is imported on first use: front matter of the usual shape never needs it."""
-    import yaml
-
-    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-        pass
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    return Loader
-
-
-def _yaml_load(text: str) -> Any:
-    import yaml
-
-    return yaml.load(text, Loader=yaml_loader())
-
-
-def _yaml_error() -> type[Exception]:
-    # Evaluated only once an exception is being handled, so PyYAML stays unimported until then.
-    import yaml
-
-    return yaml.YAMLError
-
-
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-# YAML 1.1's implicit types of plain scalars, as PyYAML resolves them, by first character and
-# in PyYAML's order (timestamps left out, as by the loader above). The fast path needs them
-# without importing PyYAML; a test keeps this table equal to PyYAML's own.
-IMPLICIT_TYPES: tuple[tuple[str, str, str, int], ...] = (
-    (
-        "bool",
-        "yYnNtTfFoO",
-        r"""^(?:yes|Yes|YES|no|No|NO
-                    |true|True|TRUE|false|False|FALSE
-                    |on|On|ON|off|Off|OFF)$""",
-        re.X,
-    ),
-    (
-        "float",
-        "-+0123456789.",
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
-                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
-                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-                    |[-+]?\.(?:inf|Inf|INF)
-                    |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    (
-        "int",
-        "-+0123456789",
-        r"""^(?:[-+]?0b[0-1_]+
-                    |[-+]?0[0-7_]+
-                    |[-+]?(?:0|[1-9][0-9_]*)
-                    |[-+]?0x[0-9a-fA-F_]+
-                    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""",
-        re.X,
-    ),
-    ("merge", "<", r"^(?:<<)$", 0),
-    (
-        "null",
-        "~nN",
-        r"""^(?: ~
-                    |null|Null|NULL
-                    | )$""",
-        re.X,
-    ),
-    ("value", "=", r"^(?:=)$", 0),
-    ("yaml", "!&*", r"^(?:!|&|\*)$", 0),
-)
-
-
-@functools.cache
-def _implicit_types() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
-    by_first: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-    for name, firsts, pattern, flags in IMPLICIT_TYPES:
-        tagged = (f"tag:yaml.org,2002:{name}", re.compile(pattern, flags))
-        for first in firsts:
-            by_first.setdefault(first, []).append(tagged)
-    return by_first
 
 
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
@@ -280,55 +194,6 @@ def _describe_value(value: Any) -> str:
     return f"but it is {type(value).__name__}"
 
 
-_SIMPLE_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):[ \t]+(\S(?:.*\S)?)[ \t]*")
-# What may open a plain YAML scalar and how it may go on (a strict subset, on purpose).
-_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #)[^\t\n])*(?<!:)")
-_PLAIN_ITEM = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?! #)[^:,\[\]{}\t\n])*")
-_STR_TAG = "tag:yaml.org,2002:str"
-# A quoted scalar on one line: "…" without escapes, or '…' where '' stands for '.
-_QUOTED = re.compile(r"\"([^\"\\]*)\"|'((?:[^']|'')*)'")
-
-
-def load_front_matter(front: str) -> Any:
-    """yaml.safe_load minus timestamps, with a fast path for the usual `key: plain text`,
-    `key: "quoted text"` and `key: [a, b]` lines. Anything else (escapes, comments, numbers,
-    booleans, nesting, blocks) goes to the real loader, so the result is always what the YAML
-    loader would give."""
-    data: dict[str, Any] = {}
-    for line in front.split("\n"):
-        match = _SIMPLE_LINE.fullmatch(line) if line.isprintable() else None
-        if match is None:
-            if not line.strip():
-                continue
-            return _yaml_load(front)
-        key, value = match.groups()
-        if not _is_text(key):  # `on:` or `no:` would be a boolean key
-            return _yaml_load(front)
-        if value.startswith("[") and value.endswith("]"):
-            items = [item.strip() for item in value[1:-1].split(",")]
-            if items == [""]:
-                items = []
-            if not all(_PLAIN_ITEM.fullmatch(item) and _is_text(item) for item in items):
-                return _yaml_load(front)
-            data[key] = items
-        elif _PLAIN.fullmatch(value) and _is_text(value):
-            data[key] = value
-        elif quoted := _QUOTED.fullmatch(value):
-            double, single = quoted.groups()
-            data[key] = double if double is not None else single.replace("''", "'")
-        else:
-            return _yaml_load(front)
-    return data or None
-
-
-def _is_text(value: str) -> bool:
-    """YAML would read this plain scalar as a string (not a bool, number, null...)."""
-    for tag, pattern in _implicit_types().get(value[0], ()):
-        if pattern.match(value):
-            return bool(tag == _STR_TAG)
-    return True
-
-
 _FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 
@@ -459,7 +324,7 @@ def _read_front_matter(raw: bytes, path: str) -> tuple[dict[str, Any], str, str,
     front, body, body_line = parts
     try:
         data = load_front_matter(front)
-    except _yaml_error() as exc:
+    except yaml_error() as exc:
         # context_mark is where the broken construct began (an unclosed list, say).
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 1
@@ -811,8 +676,8 @@ def plain_scalar(raw: str) -> str:
     is quoted; "" for anything that is not plain text (a list, a block, an alias)."""
     if raw[:1] in ("'", '"'):
         try:
-            value = _yaml_load(raw)  # a safe loader
-        except _yaml_error():
+            value = yaml_load(raw)  # a safe loader
+        except yaml_error():
             return raw.strip("'\"")
         return value.strip() if isinstance(value, str) else ""
     if raw[:1] in ("|", ">", "&", "*", "!", "[", "{"):

@@ -8,7 +8,7 @@ import re
 from functools import cache
 
 from bot.text import tables as text_data
-from bot.text.base import find_all
+from bot.text.base import end_of_run, find_all
 
 _M_BEFORE = (
     r"(?:[^A-Za-z0-9@\uFF20$#\uFF03\uFFFE\uFEFF\uFFFF]"
@@ -125,14 +125,14 @@ def _url_at(text: str, start: int) -> tuple[int, int] | None:
     if head is None:
         return None
     host = head.end()
-    dots = find_all(text[host : _LABEL_RUN.match(text, host).end()], ".")  # type: ignore[union-attr]
+    dots = find_all(text[host : end_of_run(_LABEL_RUN, text, host)], ".")
     for n in range(len(dots) - 1, -1, -1):
         label = text[host + dots[n - 1] + 1 if n else host : host + dots[n]]
         if "_" in label:  # allowed in the labels before, not in the one just before the TLD
             continue
         tld_end = _tld_end(text, host + dots[n] + 1)
         if tld_end is not None:
-            return head.start(1), _AFTER_HOST.match(text, tld_end).end()  # type: ignore[union-attr]
+            return head.start(1), end_of_run(_AFTER_HOST, text, tld_end)
     return None
 
 
@@ -141,7 +141,7 @@ def _tld_end(text: str, at: int) -> int | None:
     if not text[at : at + 1].isascii():
         raise _Undecided
     ascii_tlds, heads = _tld_tables()
-    word_end = _ASCII_ALNUM_RUN.match(text, at).end()  # type: ignore[union-attr]
+    word_end = end_of_run(_ASCII_ALNUM_RUN, text, at)
     word = text[at:word_end].lower()
     after = text[word_end : word_end + 1]
     if not after.isascii() and (after in FOLDS_TO_ASCII or word in heads):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot import config
 from bot.content.corpus import Corpus
 from bot.content.post import Event
-from bot.content.selection import History, choose, day_keys
+from bot.content.selection import History, choose, choose_ids, day_keys
 
 if TYPE_CHECKING:
     from bot.ledger.base import LedgerStore
@@ -71,6 +71,21 @@ class Workspace:
         return self.corpus.events_for(day_keys(day, self.settings.leap_day))
 
     def select(self, day: dt.date, history: History | None = None) -> list[Event]:
+        """The events to post on `day`. Chosen by id from the index, so that only the chosen
+        files are read (a day of a large corpus has a hundred events or more); when one of
+        them changed since the index saw it, every file of the day is read and chosen from."""
         if history is None:
             history = self.ledger()
-        return choose(self.candidates(day), day, self.settings.events_per_day, history)
+        count = self.settings.events_per_day
+        corpus = self.corpus
+        corpus.refresh()
+        corpus.save()
+        keys = day_keys(day, self.settings.leap_day)
+        ids = corpus.ids_for(keys)
+        chosen = choose_ids(set(ids.values()), day, count, history)
+        files = {i: rel for rel, i in ids.items() if i in chosen}
+        fresh = corpus.read_for(keys, only=files.values())
+        events = [e for i in chosen if (e := fresh.get(files[i])) is not None and e.id == i]
+        if len(events) == len(chosen):
+            return events
+        return choose(corpus.events_for(keys), day, count, history)

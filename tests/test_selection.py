@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from support import rows_for
+from support import EXAMPLE_ACCOUNTS, rows_for, write_config, write_post
 
+from bot.content import corpus as corpus_module
 from bot.content.post import Event
 from bot.content.selection import choose, day_keys, next_posting_day
 from bot.ledger.store import Ledger
+from bot.workspace import Workspace
 
 
 def event(event_id: str, month: int = 4, day: int = 12, year: int = 1961) -> Event:
@@ -71,3 +73,54 @@ def test_a_day_already_planned_keeps_its_choice(tmp_path):
     ledger.plan(rows_for(day.isoformat(), chosen, "acct"))
     # Once the day is planned, its choice stands (a second account gets the same event).
     assert choose(events, day, 1, ledger)[0].id == chosen
+
+
+def crowded_site(tmp_path, per_day: int = 6):
+    """A posts folder with `per_day` events on each of three days, one with an invalid file."""
+    config = write_config(tmp_path, EXAMPLE_ACCOUNTS, extra="events_per_day = 2")
+    for month_day in ("04-12", "04-13", "02-29"):
+        for n in range(per_day):
+            write_post(
+                tmp_path / "posts",
+                f"{month_day}/e{n}.md",
+                f"date: 1960-{month_day}\ntitle: Event {n} of {month_day}\nid: e{month_day}-{n}",
+                "Story.",
+            )
+    write_post(tmp_path / "posts", "04-12/broken.md", "date: 1961-04-12\ntitle: [unclosed")
+    return config
+
+
+def test_selection_from_the_index_reads_only_the_chosen_files(tmp_path, monkeypatch):
+    workspace = Workspace(crowded_site(tmp_path))
+    ledger = workspace.ledger(create=True)
+    ledger.plan(rows_for("2026-04-12", "e04-12-3", "acct"))
+    read = []
+    real_read_post = corpus_module.read_post
+
+    def counting(root, rel):
+        read.append(rel)
+        return real_read_post(root, rel)
+
+    monkeypatch.setattr(corpus_module, "read_post", counting)
+    workspace.corpus.refresh()  # the index is built: every file read once
+    for day in (dt.date(2027, 4, 12), dt.date(2027, 4, 13), dt.date(2027, 2, 28)):
+        read.clear()
+        chosen = workspace.select(day, history=ledger)
+        assert len(read) == 2  # the two chosen files, not the day's six (or seven)
+        everything = choose(workspace.candidates(day), day, 2, ledger)
+        assert [e.id for e in chosen] == [e.id for e in everything]
+        assert "e04-12-3" not in [e.id for e in chosen]  # published last year
+
+
+def test_selection_reads_every_file_when_a_chosen_one_changed(tmp_path, monkeypatch):
+    workspace = Workspace(crowded_site(tmp_path))
+    day = dt.date(2027, 4, 13)
+    chosen = workspace.select(day)
+    workspace.corpus.refresh()
+    # The first chosen file gets another id after the index saw it (no refresh in between).
+    monkeypatch.setattr(workspace.corpus, "refresh", lambda *args, **kwargs: [])
+    path = tmp_path / "posts" / "04-13" / f"e{chosen[0].id.rsplit('-', 1)[1]}.md"
+    path.write_text(path.read_text().replace(f"id: {chosen[0].id}", "id: renamed"))
+    again = workspace.select(day)
+    assert [e.id for e in again] == [e.id for e in choose(workspace.candidates(day), day, 2)]
+    assert "renamed" in {e.id for e in workspace.corpus.events_for([413])}

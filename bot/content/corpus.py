@@ -307,20 +307,27 @@ class Corpus:
         return self._losers
 
     def files_for(self, keys: Iterable[int]) -> list[str]:
+        return sorted(self.ids_for(keys))
+
+    def ids_for(self, keys: Iterable[int]) -> dict[str, str]:
+        """Path -> event id of the valid events posted under these month-day keys, as the
+        index has them (nothing is read)."""
         wanted = set(keys)
         losers = self.losers()
+        found: Iterable[tuple[str, int, str]]
         if self._entries is None and self._columns is not None:
             cols = self._columns
-            found = [rel for rel, key in zip(cols.rels, cols.keys, strict=True) if key in wanted]
+            found = zip(cols.rels, cols.keys, cols.ids, strict=True)
         else:
-            found = [rel for rel, e in self.entries.items() if e.key in wanted]
-        return sorted(rel for rel in found if rel not in losers)
+            found = ((rel, e.key, e.id) for rel, e in self.entries.items())
+        return {rel: i for rel, key, i in found if key in wanted and rel not in losers}
 
-    def read_for(self, keys: Iterable[int]) -> dict[str, Event]:
-        """Valid events posted under these month-day keys, read fresh: path -> event."""
+    def read_for(self, keys: Iterable[int], only: Iterable[str] | None = None) -> dict[str, Event]:
+        """Valid events posted under these month-day keys, read fresh: path -> event.
+        `only`: of these files (paths the index gives for those keys) alone."""
         wanted = set(keys)
         events = {}
-        for rel in self.files_for(wanted):
+        for rel in self.files_for(wanted) if only is None else only:
             try:
                 parsed, _, _ = read_post(str(self.root), rel)
             except OSError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Literal, Protocol
 
 from bot.content.post import Event
@@ -72,11 +72,17 @@ def choose(
 ) -> list[Event]:
     """The events to post on `day`, most fitting first; stable for a given day and ledger."""
     by_id = {event.id: event for event in candidates}
+    return [by_id[i] for i in choose_ids(by_id.keys(), day, count, history)]
+
+
+def choose_ids(
+    ids: Collection[str], day: dt.date, count: int, history: History | None = None
+) -> list[str]:
+    """`choose` by id alone: which of these events' ids to post on `day`, most fitting first."""
     if history is not None:
-        already = [by_id[i] for i in history.events_on(day) if i in by_id]
+        already = [i for i in history.events_on(day) if i in ids]
         if already:
             return already[:count]
-    last = history.last_published(by_id, before=day) if history is not None else {}
+    last = history.last_published(ids, before=day) if history is not None else {}
     never = dt.date.min
-    ranked = sorted(candidates, key=lambda e: (last.get(e.id, never), stable_rank(day, e.id)))
-    return ranked[:count]
+    return sorted(ids, key=lambda i: (last.get(i, never), stable_rank(day, i)))[:count]

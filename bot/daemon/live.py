@@ -21,7 +21,7 @@ import jinja2
 
 from bot.config import Settings
 from bot.content.post import Event, Problem
-from bot.content.selection import day_keys
+from bot.content.selection import History, choose, day_keys
 from bot.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -92,6 +92,13 @@ class LiveWorkspace(Workspace):
                 events.append(good)
                 ids.add(good.id)
             return events
+
+    def select(self, day: dt.date, history: History | None = None) -> list[Event]:
+        """Chosen from every file of the day, read fresh, with the last good version of a
+        file that turned invalid (see `candidates`): the index alone cannot know those."""
+        if history is None:
+            history = self.ledger()
+        return choose(self.candidates(day), day, self.settings.events_per_day, history)
 
     def prime(self, *days: dt.date) -> int:
         """Read these days' files now so their last good versions are known; prune the

@@ -160,6 +160,7 @@ def test_mention_facets_are_the_sdk_mentions_outside_links(text: str) -> None:
 @given(text=texts)
 @example(text="@alice.bsky.social @b.social.-word example.org/(@a.io) ")  # no space after "."
 @example(text="@full123-chars.test@x.commail@example.com mail@example.com ")  # no cut before "@"
+@example(text="word mail@example.com @x.com @nope.notatldhttps://example.com/@alice.test ")
 def test_a_split_never_cuts_a_mention(text: str) -> None:
     rules = Rules("bluesky", 40, 3000)
     rich = prepare(text, rules)

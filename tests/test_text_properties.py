@@ -210,6 +210,11 @@ def solid_clusters(s: str) -> list[str]:
 @example(story="a \u0301b " * 40, rules=Rules("bluesky", 40, 3000), reserve=0)
 @example(story="word \u0600 " * 40, rules=Rules("mastodon", 40, None, 23), reserve=0)
 @example(story="#" + "\u3001" * 31 + "\u3059", rules=Rules("bluesky", 40, 3000), reserve=8)
+@example(  # a tag of a whole part overlapping a URL one character longer
+    story="#" + "\u3001" * 7 + "https://en.wikipedia.org/0000000/",
+    rules=Rules("bluesky", 40, 3000),
+    reserve=0,
+)
 def test_split_parts_fit_and_lose_nothing(story: str, rules: Rules, reserve: int) -> None:
     rich = prepare(story, rules)
     try:

@@ -7,7 +7,7 @@ Where a part may end (the candidate breaks):
 - between grapheme clusters only inside a word that does not fit a part on its own;
 - never inside a link, a URL or a grapheme cluster (TextTooLong when one alone cannot fit), nor
   inside a Bluesky mention or tag that fits a part; a word is never cut before an "@" or "#"
-  that would start a new one.
+  that would start a new one, nor (on Bluesky) just after what would end a new mention.
 
 Which breaks are used, in this order of priority:
 1. the fewest parts (so no two neighbouring parts would fit in one);
@@ -77,6 +77,7 @@ class _Splitter:
         self.span_ends: list[int] = []
         self.urls_known = False
         self._measured: dict[tuple[int, int], int | None] = {}
+        self._mentions: set[tuple[int, int]] | None = None  # the story's own, found on first use
         self._starts: list[int] = []
         self._stops: list[int] = []
 
@@ -130,14 +131,19 @@ class _Splitter:
                 spans += mastodon_urls(text)
         if self.rules.platform == "bluesky":
             spans += [(s, e) for s, e, _ in detect_links(text)]
-            # Mentions and tags are kept whole too, unless one alone is longer than a part:
-            # that one is cut as any word that long is.
-            spans += [
-                (s, e)
-                for s, e, _ in (*detect_mentions(text), *detect_tags(text))
-                if self.index(e) - self.index(s) <= self.room
-            ]
         merged = _merge(spans)
+        if self.rules.platform == "bluesky":
+            # Mentions and tags are kept whole too, unless that leaves nothing that fits a
+            # part: one longer than a part, or one overlapping a URL into a span that long
+            # ("#、、https://…/" with the tag ending before the last "/"), is cut as any word
+            # that long is.
+            for start, end, _ in sorted((*detect_mentions(text), *detect_tags(text))):
+                lo, hi = start, end
+                for s, e in merged:
+                    if s < hi and lo < e:
+                        lo, hi = min(lo, s), max(hi, e)
+                if self.index(hi) - self.index(lo) <= self.room:
+                    merged = _merge([*merged, (lo, hi)])
         self.span_starts = [s for s, _ in merged]
         self.span_ends = [e for _, e in merged]
         self.urls_known = True
@@ -240,7 +246,11 @@ class _Splitter:
         i, j = self.index(lo), self.index(hi)
         for k in range(i + 1, j):
             at = self.offset(k)
-            if self.blocker(at, at) is None and not self._would_start_a_mention(at):
+            if (
+                self.blocker(at, at) is None
+                and not self._would_start_a_mention(at)
+                and not self._would_end_a_mention(at)
+            ):
                 out.append((at, at, _CLUSTER))
         return out
 
@@ -248,6 +258,23 @@ class _Splitter:
         """A part starting at ``at`` would make a mention or tag the story does not have
         ("mail@example.com" cut before its "@")."""
         return self.text[at] in _MENTION_OR_TAG_SIGNS and self.text[at + 1 : at + 2].isalnum()
+
+    def _would_end_a_mention(self, at: int) -> bool:
+        """On Bluesky, a part ending at ``at`` would make a mention the story does not have
+        ("@nope.notatld" cut after "@nope.no", a handle in .no). Such a mention would end at
+        the cut, so it starts at the last "@" before it."""
+        if self.rules.platform != "bluesky":
+            return False
+        sign = self.text.rfind("@", 0, at)
+        if sign == -1 or _WS.search(self.text, sign, at):
+            return False
+        if self._mentions is None:
+            self._mentions = {(s, e) for s, e, _ in detect_mentions(self.text)}
+        before = max(sign - 1, 0)  # the character that lets a mention start there, or not
+        return any(
+            (before + s, before + e) not in self._mentions
+            for s, e, _ in detect_mentions(self.text[before:at])
+        )
 
     # -- measuring a part ------------------------------------------------------------------------
     def span(self, u: _Break, v: _Break) -> tuple[int, int]:

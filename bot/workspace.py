@@ -66,9 +66,14 @@ class Workspace:
 
     def candidates(self, day: dt.date) -> list[Event]:
         """Every valid event posted on `day`, the index refreshed first."""
-        self.corpus.refresh()
-        self.corpus.save()
-        return self.corpus.events_for(day_keys(day, self.settings.leap_day))
+        return self.refreshed_corpus().events_for(day_keys(day, self.settings.leap_day))
+
+    def refreshed_corpus(self) -> Corpus:
+        """The posts index, brought up to date with the folder (and saved)."""
+        corpus = self.corpus
+        corpus.refresh()
+        corpus.save()
+        return corpus
 
     def select(self, day: dt.date, history: History | None = None) -> list[Event]:
         """The events to post on `day`. Chosen by id from the index, so that only the chosen
@@ -77,9 +82,7 @@ class Workspace:
         if history is None:
             history = self.ledger()
         count = self.settings.events_per_day
-        corpus = self.corpus
-        corpus.refresh()
-        corpus.save()
+        corpus = self.refreshed_corpus()
         keys = day_keys(day, self.settings.leap_day)
         ids = corpus.ids_for(keys)
         chosen = choose_ids(set(ids.values()), day, count, history)

@@ -65,9 +65,7 @@ class LiveWorkspace(Workspace):
         """The day's valid events, read fresh; a file that turned invalid keeps its last
         good version (reported once per version of the file)."""
         with self._lock:
-            corpus = self.corpus
-            corpus.refresh()
-            corpus.save()
+            corpus = self.refreshed_corpus()
             self._report_scan(corpus.scan_problems())
             keys = set(day_keys(day, self.settings.leap_day))
             fresh = corpus.read_for(keys)

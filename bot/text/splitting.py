@@ -458,7 +458,10 @@ class _Splitter:
         piece = self.text[a:b]
         shown = piece if len(piece) <= 60 else piece[:57] + "..."
         rules = self.rules
-        need = length(piece, rules)
+        if rules.platform == "mastodon":  # as counted in the story: a URL glued to a word is text
+            need = self.weight(self.index(a), self.index(b))
+        else:
+            need = length(piece, rules)
         if need > self.room:
             unit = "characters" if rules.platform == "mastodon" else "graphemes"
             detail = f"{need} {unit} > {self.room} ({rules.limit} minus reserve {self.reserve})"

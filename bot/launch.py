@@ -30,9 +30,7 @@ def start_listing(args: list[str]) -> None:
         return
     from bot.content import scanning
 
-    where = scanning.posts_folder(*given)
-    if where is not None:
-        scanning.prefetch(*where)
+    scanning.prefetch_for(*given)
 
 
 def listing_options(args: list[str]) -> tuple[str | None, str | None] | None:

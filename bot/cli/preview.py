@@ -52,9 +52,7 @@ def command(
 
     # The entry point has started listing the posts folder already (bot.launch); this starts
     # it when the command is run another way. Either way it runs while the imports below do.
-    where = scanning.posts_folder(config_file, posts_dir)
-    if where is not None:
-        scanning.prefetch(*where)
+    scanning.prefetch_for(config_file, posts_dir)
 
     from bot.tools.preview import preview
     from bot.workspace import Workspace

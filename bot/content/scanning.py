@@ -287,6 +287,13 @@ def take(root: Path) -> Listing | Unchanged | None:
     return Listing(rels, mtimes, sizes, problems)
 
 
+def prefetch_for(config_file: str | None, posts: str | None) -> None:
+    """`prefetch` the posts folder a command with these --config and --posts reads."""
+    where = posts_folder(config_file, posts)
+    if where is not None:
+        prefetch(*where)
+
+
 def posts_folder(config_file: str | None, posts: str | None) -> tuple[Path, Path] | None:
     """Where the posts and the index cache are, read cheaply from the raw TOML (validation
     comes later, and the caller only uses this to start `prefetch`)."""
